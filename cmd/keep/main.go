@@ -1,0 +1,486 @@
+// Command keep runs WebAssembly workloads in a keep. See README.md for the
+// CLI reference; this file only parses flags and calls the library.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/keepwasm/keep/runtime"
+)
+
+// Exit codes of keep itself. A guest's own exit code (0-255) passes through
+// unchanged, so these can collide with a guest's choice; they follow the
+// conventions of coreutils timeout(1), container runtimes and shells.
+const (
+	exitUsage     = 2   // bad command line
+	exitTimeout   = 124 // --timeout elapsed
+	exitKeepError = 125 // keep could not run the module (bad input, link error)
+	exitTrap      = 134 // the guest trapped (128+SIGABRT, as wasmtime)
+	exitSignal    = 128 // + signal number: stopped by SIGINT (130) or SIGTERM (143)
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const topUsage = `Usage: keep [--log-level LEVEL] COMMAND [ARGS...]
+
+Keep runs WebAssembly (WASI preview1) workloads in a keep.
+
+Commands:
+  run           run a module
+  digest        print a module's digest (sha384:<hex>)
+  config init   write a commented Enarx.toml template
+  version       print the versions of keep and its engine
+  help          show this help, or a command's help (keep help run)
+
+Run 'keep COMMAND --help' for a command's flags.
+`
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := flag.NewFlagSet("keep", flag.ContinueOnError)
+	g.SetOutput(io.Discard)
+	level := g.String("log-level", "warn", "")
+	if err := g.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, topUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "keep: %v\n%s", err, "Run 'keep help' for usage.\n")
+		return exitUsage
+	}
+	args = g.Args()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return exitUsage
+	}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, level: *level}
+	var err error
+	switch args[0] {
+	case "run":
+		return c.run(args[1:])
+	case "digest":
+		err = c.digest(args[1:])
+	case "config":
+		err = c.config(args[1:])
+	case "version":
+		err = c.version(args[1:])
+	case "help", "-h", "--help":
+		if len(args) > 1 {
+			return run([]string{args[1], "--help"}, stdin, stdout, stderr)
+		}
+		fmt.Fprint(stdout, topUsage)
+		return 0
+	default:
+		err = usageError{fmt.Sprintf("unknown command %q (run 'keep help' for the list)", args[0])}
+	}
+	return c.exit(err)
+}
+
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	level          string
+	log            *slog.Logger
+}
+
+// exit prints err (if any) and returns the exit code for it.
+func (c *cli) exit(err error) int {
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(c.stderr, "keep: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitKeepError
+}
+
+// flags returns a FlagSet for a subcommand with the common flags.
+func (c *cli) flags(name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Func("log-level", "log level of keep's own logs: debug, info, warn, error (default warn)", func(s string) error {
+		c.level = s
+		return nil
+	})
+	fs.Usage = func() {
+		fmt.Fprint(c.stdout, usage)
+		fs.SetOutput(c.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(c.stderr)
+	}
+	return fs
+}
+
+// parse parses subcommand flags; usage errors become usageError.
+func (c *cli) parse(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard) // errors are printed once, by exit
+	err := fs.Parse(args)
+	fs.SetOutput(c.stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	}
+	if err != nil {
+		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(c.level)); err != nil {
+		return usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", c.level)}
+	}
+	c.log = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lv}))
+	return nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+const runUsage = `Usage: keep run [flags] MODULE [ARGS...]
+
+Runs MODULE's _start and exits with its exit code. ARGS follow argv[0] (the
+module's file name), after any args from the config. Flags must come before
+MODULE; everything after it goes to the module.
+
+Exit codes: the module's own exit code; 124 when --timeout elapsed; 125 when
+keep could not run the module (bad input, link error); 134 on a trap; 130 or
+143 when stopped by SIGINT or SIGTERM; 2 on a bad command line.
+
+Flags:
+`
+
+func (c *cli) run(args []string) int {
+	fs := c.flags("run", runUsage)
+	var envs, dirs multiFlag
+	config := fs.String("config", "", "Enarx.toml with args, env and files for the keep")
+	fs.Var(&envs, "env", "set an environment variable `K=V` for the module (repeatable)")
+	fs.Var(&dirs, "dir", "expose host directory `HOST[:GUEST][:ro]` to the module (repeatable)")
+	timeout := fs.Duration("timeout", 0, "stop the module after this `duration` (e.g. 30s; 0 = no limit)")
+	maxMem := fs.String("max-memory", "", "cap the module's memory: `N` pages of 64 KiB, or a size such as 256MiB or 1GiB (default 4GiB)")
+	cacheDir := fs.String("cache-dir", os.Getenv("KEEP_CACHE_DIR"), "keep compiled code in `DIR` across runs, authenticated (env KEEP_CACHE_DIR)")
+	cacheKey := fs.String("cache-key", os.Getenv("KEEP_CACHE_KEY"), "`FILE` holding the cache's HMAC key, outside the cache dir (env KEEP_CACHE_KEY; default in the user config dir)")
+	if err := c.parse(fs, args); err != nil {
+		return c.exit(err)
+	}
+	if fs.NArg() == 0 {
+		return c.exit(usageError{"run: missing MODULE (see 'keep run --help')"})
+	}
+	path, guestArgs := fs.Arg(0), fs.Args()[1:]
+
+	rc := runtime.RunConfig{Args: guestArgs, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr}
+	for _, e := range envs {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok || k == "" {
+			return c.exit(usageError{fmt.Sprintf("--env %q: want K=V", e)})
+		}
+		rc.Env = append(rc.Env, [2]string{k, v})
+	}
+	for _, d := range dirs {
+		m, err := parseDir(d)
+		if err != nil {
+			return c.exit(err)
+		}
+		rc.Mounts = append(rc.Mounts, m)
+	}
+	pages, err := parseMemory(*maxMem)
+	if err != nil {
+		return c.exit(err)
+	}
+	if *timeout < 0 {
+		return c.exit(usageError{fmt.Sprintf("--timeout %v: must not be negative", *timeout)})
+	}
+	if *config != "" {
+		cfg, err := runtime.LoadConfig(*config)
+		if err != nil {
+			return c.exit(pathErr(err))
+		}
+		if err := cfg.Unsupported(); err != nil {
+			return c.exit(err)
+		}
+		rc.Config = cfg
+		rc.Args = append(append([]string(nil), cfg.Args...), guestArgs...)
+	}
+	wasm, err := runtime.ReadModule(path)
+	if err != nil {
+		return c.exit(pathErr(err))
+	}
+
+	ec := runtime.EngineConfig{MaxMemoryPages: pages, Logger: c.log}
+	if *cacheDir != "" {
+		key := *cacheKey
+		if key == "" {
+			cd, err := os.UserConfigDir()
+			if err != nil {
+				return c.exit(fmt.Errorf("--cache-dir: no place for the cache key (%v); give --cache-key", err))
+			}
+			key = filepath.Join(cd, "keep", "cache.key")
+		}
+		if ec.Cache, err = runtime.OpenDiskCache(*cacheDir, key); err != nil {
+			return c.exit(err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if *timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	sig := c.watchSignals(cancel)
+
+	engine, err := runtime.NewEngine(ec)
+	if err != nil {
+		return c.exit(err)
+	}
+	defer engine.Close(context.Background())
+	mod, err := engine.Compile(ctx, path, wasm)
+	if err != nil {
+		return c.exit(fmt.Errorf("%s: %w", path, err))
+	}
+	defer mod.Close(context.Background())
+	c.log.Info("running", "module", path, "digest", mod.Digest.String())
+	code, err := mod.Run(ctx, rc)
+	if s := sig.caught(); s != 0 {
+		c.log.Info("stopped by signal", "signal", s.String())
+		return exitSignal + int(s)
+	}
+	var trap *runtime.TrapError
+	switch {
+	case err == nil:
+		return int(code & 0xff)
+	case errors.Is(err, context.DeadlineExceeded):
+		fmt.Fprintf(c.stderr, "keep: %s: stopped after --timeout %v\n", path, *timeout)
+		return exitTimeout
+	case errors.As(err, &trap):
+		fmt.Fprintf(c.stderr, "keep: %s: %v\n", path, trap)
+		return exitTrap
+	}
+	return c.exit(fmt.Errorf("%s: %w", path, err))
+}
+
+// signals cancels the run on SIGINT or SIGTERM. If the guest does not stop
+// within the grace period (it may be blocked reading stdin), or on a
+// second signal, keep exits at once.
+type signals struct {
+	ch  chan os.Signal
+	got chan syscall.Signal
+}
+
+const stopGrace = 3 * time.Second
+
+func (c *cli) watchSignals(cancel context.CancelFunc) *signals {
+	s := &signals{ch: make(chan os.Signal, 2), got: make(chan syscall.Signal, 1)}
+	signal.Notify(s.ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		first := (<-s.ch).(syscall.Signal)
+		s.got <- first
+		cancel()
+		select {
+		case <-s.ch:
+		case <-time.After(stopGrace):
+			fmt.Fprintf(c.stderr, "keep: module did not stop within %v of %v; exiting\n", stopGrace, first)
+		}
+		os.Exit(exitSignal + int(first))
+	}()
+	return s
+}
+
+func (s *signals) caught() syscall.Signal {
+	select {
+	case sig := <-s.got:
+		return sig
+	default:
+		return 0
+	}
+}
+
+// parseDir parses HOST[:GUEST][:ro]; GUEST defaults to HOST.
+func parseDir(s string) (runtime.Mount, error) {
+	m := runtime.Mount{}
+	rest := s
+	if strings.HasSuffix(rest, ":ro") {
+		m.ReadOnly, rest = true, strings.TrimSuffix(rest, ":ro")
+	}
+	host, guest, ok := strings.Cut(rest, ":")
+	if !ok {
+		guest = host
+	}
+	if host == "" || guest == "" {
+		return m, usageError{fmt.Sprintf("--dir %q: want HOST[:GUEST][:ro]", s)}
+	}
+	st, err := os.Stat(host)
+	if err != nil {
+		return m, fmt.Errorf("--dir %q: %w", s, unwrapPath(err))
+	}
+	if !st.IsDir() {
+		return m, fmt.Errorf("--dir %q: %s is not a directory", s, host)
+	}
+	m.Host, m.Guest = host, guest
+	return m, nil
+}
+
+// parseMemory parses --max-memory: a number of 64 KiB pages, or a size with
+// a KiB, MiB or GiB suffix that is a whole number of pages.
+func parseMemory(s string) (uint32, error) {
+	if s == "" {
+		return 0, nil
+	}
+	bad := func(why string) (uint32, error) {
+		return 0, usageError{fmt.Sprintf("--max-memory %q: %s", s, why)}
+	}
+	num, unit := s, uint64(0)
+	for _, u := range []struct {
+		suffix string
+		size   uint64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if strings.HasSuffix(s, u.suffix) {
+			num, unit = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.size
+		}
+	}
+	if strings.HasPrefix(num, "-") {
+		return bad("must not be negative")
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return bad("want N pages or a size such as 256MiB")
+	}
+	pages := n
+	if unit != 0 {
+		if n > runtime.MaxPages*runtime.PageSize || (n*unit)%runtime.PageSize != 0 {
+			return bad("not a whole number of 64 KiB pages up to 4GiB")
+		}
+		pages = n * unit / runtime.PageSize
+	}
+	if pages == 0 || pages > runtime.MaxPages {
+		return bad(fmt.Sprintf("want 1 to %d pages (4GiB)", runtime.MaxPages))
+	}
+	return uint32(pages), nil
+}
+
+// pathErr turns "open x: no such file" into "x: no such file".
+func pathErr(err error) error {
+	var pe *iofs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+func unwrapPath(err error) error {
+	var pe *iofs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+const digestUsage = `Usage: keep digest MODULE
+
+Prints the module's digest, sha384:<hex>: the SHA-384 of its exact bytes, the
+identity Keep binds into attestation evidence.
+
+`
+
+func (c *cli) digest(args []string) error {
+	fs := c.flags("digest", digestUsage)
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"digest: want exactly one MODULE"}
+	}
+	wasm, err := runtime.ReadModule(fs.Arg(0))
+	if err != nil {
+		return pathErr(err)
+	}
+	fmt.Fprintln(c.stdout, runtime.DigestOf(wasm))
+	return nil
+}
+
+const configUsage = `Usage: keep config init [--force] [FILE]
+
+Writes a commented Enarx.toml template to FILE (default Enarx.toml), or to
+standard output when FILE is -. It refuses to overwrite unless --force.
+
+`
+
+func (c *cli) config(args []string) error {
+	if len(args) == 0 || (args[0] != "init" && args[0] != "--help" && args[0] != "-h" && args[0] != "help") {
+		if len(args) == 0 {
+			return usageError{"config: want a subcommand: init"}
+		}
+		return usageError{fmt.Sprintf("config: unknown subcommand %q (want init)", args[0])}
+	}
+	if args[0] == "init" {
+		args = args[1:]
+	}
+	fs := c.flags("config init", configUsage)
+	force := fs.Bool("force", false, "overwrite FILE if it exists")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usageError{"config init: want at most one FILE"}
+	}
+	path := "Enarx.toml"
+	if fs.NArg() == 1 {
+		path = fs.Arg(0)
+	}
+	if path == "-" {
+		_, err := io.WriteString(c.stdout, runtime.ConfigTemplate)
+		return err
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if *force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if errors.Is(err, iofs.ErrExist) {
+		return fmt.Errorf("%s: already exists (use --force to overwrite)", path)
+	}
+	if err != nil {
+		return pathErr(err)
+	}
+	if _, err := io.WriteString(f, runtime.ConfigTemplate); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "keep: wrote %s\n", path)
+	return nil
+}
+
+func (c *cli) version(args []string) error {
+	fs := c.flags("version", "Usage: keep version\n\n")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "keep %s\nwazero %s\n%s %s/%s\n", runtime.Version(), runtime.WazeroVersion(), goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
+	return nil
+}

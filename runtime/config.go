@@ -1,0 +1,352 @@
+package runtime
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// MaxConfigSize is the largest Enarx.toml Keep reads, in bytes. It is the
+// limit Enarx itself applies to a package's Enarx.toml.
+const MaxConfigSize = 1_000_000
+
+// ConfigTemplate is the commented Enarx.toml that `keep config init` writes.
+// The repository's Enarx.toml.example holds the same text.
+//
+//go:embed config_template.toml
+var ConfigTemplate string
+
+// FileKind is the kind of one [[files]] entry of Enarx.toml.
+type FileKind string
+
+// The file kinds of Enarx's schema (enarx-config, `File` enum).
+const (
+	KindStdin   FileKind = "stdin"
+	KindStdout  FileKind = "stdout"
+	KindStderr  FileKind = "stderr"
+	KindNull    FileKind = "null"
+	KindListen  FileKind = "listen"
+	KindConnect FileKind = "connect"
+)
+
+// Protocol is the `prot` of a listen or connect entry.
+type Protocol string
+
+// The protocols of Enarx's schema.
+const (
+	ProtTCP Protocol = "tcp"
+	ProtTLS Protocol = "tls"
+)
+
+// Config is a parsed and validated Enarx.toml.
+type Config struct {
+	// Path is the file the config was read from ("" when parsed from bytes
+	// without a name); errors name it.
+	Path string
+	// Steward is the URL of an Enarx Steward. Keep parses it but does not
+	// support it yet; see Config.Unsupported.
+	Steward string
+	// Args follow argv[0].
+	Args []string
+	// Env holds the config's environment variables.
+	Env map[string]string
+	// Files are the module's file descriptors: Files[i] is fd i.
+	Files []File
+	// Line numbers of top-level keys, for messages that point at them.
+	stewardLine int
+}
+
+// File is one [[files]] entry: the file descriptor at its position.
+type File struct {
+	Kind FileKind
+	// Name labels the fd in FD_NAMES.
+	Name string
+	// Prot is set for listen and connect.
+	Prot Protocol
+	// Addr is the local address of a listen entry ("::" by default).
+	Addr string
+	// Host is the peer of a connect entry.
+	Host string
+	// Port is the TCP port of a listen or connect entry.
+	Port uint16
+	// Line is the line of the entry in the config file (0 if unknown).
+	Line int
+}
+
+// rawFile mirrors a [[files]] table; pointers tell which keys were given.
+type rawFile struct {
+	Kind *string `toml:"kind"`
+	Name *string `toml:"name"`
+	Prot *string `toml:"prot"`
+	Addr *string `toml:"addr"`
+	Host *string `toml:"host"`
+	Port *int64  `toml:"port"`
+}
+
+type rawConfig struct {
+	Steward *string           `toml:"steward"`
+	Args    []string          `toml:"args"`
+	Env     map[string]string `toml:"env"`
+	Files   []rawFile         `toml:"files"`
+}
+
+// ConfigError is an error in an Enarx.toml. Its message has the form
+// "FILE:LINE: MESSAGE" (or "FILE: MESSAGE" when no line is known).
+type ConfigError struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	p := e.Path
+	if p == "" {
+		p = "Enarx.toml"
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", p, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", p, e.Msg)
+}
+
+// LoadConfig reads and validates the Enarx.toml at path.
+func LoadConfig(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses and validates Enarx.toml bytes; path is used in errors.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	if len(data) > MaxConfigSize {
+		return nil, &ConfigError{Path: path, Msg: fmt.Sprintf("larger than %d bytes", MaxConfigSize)}
+	}
+	src := string(data)
+	var raw rawConfig
+	md, err := toml.Decode(src, &raw)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ConfigError{Path: path, Line: pe.Position.Line, Msg: strings.TrimSpace(pe.Message)}
+		}
+		return nil, &ConfigError{Path: path, Msg: err.Error()}
+	}
+	loc := newLocator(src)
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		return nil, &ConfigError{Path: path, Line: loc.key(k), Msg: fmt.Sprintf("unknown key %q", k.String())}
+	}
+	c := &Config{Path: path, Args: raw.Args, Env: raw.Env}
+	cerr := func(line int, format string, a ...any) error {
+		return &ConfigError{Path: path, Line: line, Msg: fmt.Sprintf(format, a...)}
+	}
+	if raw.Steward != nil {
+		c.stewardLine = loc.key(toml.Key{"steward"})
+		u, err := url.Parse(*raw.Steward)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, cerr(c.stewardLine, "steward: %q is not an https URL", *raw.Steward)
+		}
+		c.Steward = *raw.Steward
+	}
+	for i, a := range c.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return nil, cerr(loc.key(toml.Key{"args"}), "args[%d]: contains a NUL byte", i)
+		}
+	}
+	for _, k := range sortedKeys(c.Env) {
+		line := loc.key(toml.Key{"env", k})
+		switch {
+		case k == "":
+			return nil, cerr(line, "env: empty variable name")
+		case strings.ContainsAny(k, "=\x00"):
+			return nil, cerr(line, "env: variable name %q contains '=' or NUL", k)
+		case k == "FD_COUNT" || k == "FD_NAMES":
+			return nil, cerr(line, "env: %s is set by Keep from [[files]] and cannot be set here", k)
+		case strings.IndexByte(c.Env[k], 0) >= 0:
+			return nil, cerr(line, "env: value of %s contains a NUL byte", k)
+		}
+	}
+	names := map[string]int{}
+	for i, rf := range raw.Files {
+		line := loc.table("files", i)
+		f, err := validateFile(rf, i, line)
+		if err != nil {
+			return nil, &ConfigError{Path: path, Line: line, Msg: err.Error()}
+		}
+		if prev, dup := names[f.Name]; dup {
+			return nil, cerr(line, "files[%d]: duplicate name %q (also files[%d])", i, f.Name, prev)
+		}
+		names[f.Name] = i
+		c.Files = append(c.Files, f)
+	}
+	return c, nil
+}
+
+func validateFile(rf rawFile, i, line int) (File, error) {
+	fail := func(format string, a ...any) (File, error) {
+		return File{}, fmt.Errorf("files[%d]: "+format, append([]any{i}, a...)...)
+	}
+	if rf.Kind == nil {
+		return fail("missing key \"kind\"")
+	}
+	f := File{Kind: FileKind(*rf.Kind), Line: line}
+	// Keys each kind accepts, as in Enarx's deny_unknown_fields structs.
+	var allowed []string
+	switch f.Kind {
+	case KindStdin, KindStdout, KindStderr, KindNull:
+		allowed = []string{"name"}
+	case KindListen:
+		allowed = []string{"name", "prot", "addr", "port"}
+	case KindConnect:
+		allowed = []string{"name", "prot", "host", "port"}
+	default:
+		return fail("kind %q is not one of stdin, stdout, stderr, null, listen, connect", *rf.Kind)
+	}
+	given := map[string]bool{"name": rf.Name != nil, "prot": rf.Prot != nil, "addr": rf.Addr != nil, "host": rf.Host != nil, "port": rf.Port != nil}
+	for _, k := range []string{"name", "prot", "addr", "host", "port"} {
+		if given[k] && !contains(allowed, k) {
+			return fail("key %q is not allowed for kind %q", k, f.Kind)
+		}
+	}
+	if rf.Name != nil {
+		f.Name = *rf.Name
+		if f.Name == "" {
+			return fail("name is empty")
+		}
+		if strings.ContainsAny(f.Name, ":\x00") {
+			return fail("name %q must not contain ':'", f.Name)
+		}
+	}
+	switch f.Kind {
+	case KindStdin, KindStdout, KindStderr, KindNull:
+		if f.Name == "" {
+			f.Name = string(f.Kind)
+		}
+		return f, nil
+	}
+	if rf.Prot == nil {
+		return fail("%s needs \"prot\" (\"tcp\" or \"tls\")", f.Kind)
+	}
+	f.Prot = Protocol(*rf.Prot)
+	if f.Prot != ProtTCP && f.Prot != ProtTLS {
+		return fail("prot %q is not \"tcp\" or \"tls\"", *rf.Prot)
+	}
+	if rf.Port != nil {
+		p := *rf.Port
+		min := int64(1)
+		if f.Kind == KindListen {
+			min = 0 // port 0: the kernel picks a free port
+		}
+		if p < min || p > 65535 {
+			return fail("port %d is out of range %d..65535", p, min)
+		}
+		f.Port = uint16(p)
+	}
+	if f.Kind == KindListen {
+		if f.Name == "" {
+			return fail("listen needs \"name\"")
+		}
+		if rf.Port == nil {
+			return fail("listen needs \"port\"")
+		}
+		f.Addr = "::"
+		if rf.Addr != nil {
+			f.Addr = *rf.Addr
+			if f.Addr != "localhost" && net.ParseIP(f.Addr) == nil {
+				return fail("addr %q is not an IP address", f.Addr)
+			}
+		}
+		return f, nil
+	}
+	// connect
+	if rf.Host == nil || *rf.Host == "" {
+		return fail("connect needs \"host\"")
+	}
+	f.Host = *rf.Host
+	if net.ParseIP(f.Host) == nil && !validHostname(f.Host) {
+		return fail("host %q is not a host name or IP address", f.Host)
+	}
+	if rf.Port == nil {
+		f.Port = 80
+		if f.Prot == ProtTLS {
+			f.Port = 443
+		}
+	}
+	if f.Name == "" {
+		f.Name = f.Host
+		if strings.Contains(f.Name, ":") { // an IPv6 literal
+			return fail("host %q contains ':', so \"name\" must be given", f.Host)
+		}
+	}
+	return f, nil
+}
+
+var hostnameRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
+
+func validHostname(h string) bool { return len(h) <= 253 && hostnameRE.MatchString(h) }
+
+// Unsupported returns an error for the parts of a valid config that this
+// version of Keep cannot run, or nil.
+func (c *Config) Unsupported() error {
+	if c.Steward != "" {
+		return &ConfigError{Path: c.Path, Line: c.stewardLine, Msg: "steward: not supported yet; Keep issues its own RA-TLS certificates (remove the key)"}
+	}
+	for i, f := range c.Files {
+		switch {
+		case f.Kind == KindListen || f.Kind == KindConnect:
+			return &ConfigError{Path: c.Path, Line: f.Line, Msg: fmt.Sprintf("files[%d]: kind %q: sockets are not supported yet by keep run", i, f.Kind)}
+		case i == 0 && f.Kind != KindStdin && f.Kind != KindNull:
+			return &ConfigError{Path: c.Path, Line: f.Line, Msg: fmt.Sprintf("files[0]: kind %q at fd 0 is not supported yet (fd 0 must be stdin or null)", f.Kind)}
+		case (i == 1 || i == 2) && f.Kind == KindStdin:
+			return &ConfigError{Path: c.Path, Line: f.Line, Msg: fmt.Sprintf("files[%d]: kind \"stdin\" at fd %d is not supported yet", i, i)}
+		case i > 2:
+			return &ConfigError{Path: c.Path, Line: f.Line, Msg: fmt.Sprintf("files[%d]: kind %q at fd %d is not supported yet (only fds 0-2)", i, f.Kind, i)}
+		}
+	}
+	return nil
+}
+
+// FDEnv returns FD_COUNT and FD_NAMES as Enarx sets them: the number of
+// [[files]] entries, and their names joined with ':'.
+func (c *Config) FDEnv() [][2]string {
+	names := make([]string, len(c.Files))
+	for i, f := range c.Files {
+		names[i] = f.Name
+	}
+	return [][2]string{{"FD_COUNT", strconv.Itoa(len(c.Files))}, {"FD_NAMES", strings.Join(names, ":")}}
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

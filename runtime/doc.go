@@ -1,0 +1,12 @@
+// Package runtime loads, digests, compiles and runs WebAssembly modules for
+// Keep, and reads their Enarx.toml.
+//
+// It owns: the module digest (SHA-384 of the exact bytes, the identity later
+// bound into attestation evidence); the wazero engine and its configuration
+// (compiler, memory limit, context-driven stop); the safe defaults wazero
+// lacks (crypto/rand randomness, real clocks, a real sleep that wakes on
+// cancel); the authenticated compilation cache; and the Enarx.toml schema.
+//
+// It must not import cmd/keep. It is the top of the library: netattest,
+// keeps and wasi are imported by it, never the other way round.
+package runtime

@@ -1,0 +1,393 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// PageSize is the size of one WebAssembly memory page.
+const PageSize = 64 << 10
+
+// MaxPages is the largest memory a 32-bit WebAssembly module can address.
+const MaxPages = 65536
+
+// wasiModule is the import module name of WASI preview1.
+const wasiModule = wasi_snapshot_preview1.ModuleName
+
+// EngineConfig configures an Engine.
+type EngineConfig struct {
+	// MaxMemoryPages caps every module's linear memory, in 64 KiB pages.
+	// 0 means MaxPages (4 GiB).
+	MaxMemoryPages uint32
+	// Cache, if set, persists compiled code across processes. Without it,
+	// compiled code is cached in memory for the Engine's lifetime only.
+	Cache *DiskCache
+	// Logger receives the runtime's own logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine compiles and runs modules. It is safe for concurrent use.
+type Engine struct {
+	cfg   EngineConfig
+	mem   wazero.CompilationCache
+	log   *slog.Logger
+	wasiF map[string]bool
+}
+
+// NewEngine returns an Engine.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	if cfg.MaxMemoryPages > MaxPages {
+		return nil, fmt.Errorf("max memory %d pages is more than %d (4 GiB)", cfg.MaxMemoryPages, MaxPages)
+	}
+	if cfg.MaxMemoryPages == 0 {
+		cfg.MaxMemoryPages = MaxPages
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg, mem: wazero.NewCompilationCache(), log: log}, nil
+}
+
+// Close releases the Engine's in-memory cache.
+func (e *Engine) Close(ctx context.Context) error { return e.mem.Close(ctx) }
+
+// Module is a compiled module, ready to run.
+type Module struct {
+	// Digest is the SHA-384 of the module's bytes.
+	Digest Digest
+	// Name is used in messages (normally the file name).
+	Name string
+
+	rt       wazero.Runtime
+	cache    wazero.CompilationCache // a per-module disk-backed cache, if any
+	compiled wazero.CompiledModule
+	log      *slog.Logger
+}
+
+// CompileError is returned for bytes that are not a valid module.
+type CompileError struct{ Err error }
+
+func (e *CompileError) Error() string { return "invalid module: " + e.Err.Error() }
+func (e *CompileError) Unwrap() error { return e.Err }
+
+// LinkError is returned when a module needs something Keep does not provide.
+type LinkError struct{ Msg string }
+
+func (e *LinkError) Error() string { return e.Msg }
+
+// ErrNoStart is returned for a module without a `_start` export: it is not
+// a WASI command (it may be a reactor or a library).
+var ErrNoStart = errors.New("no _start function: not a WASI command module")
+
+// TrapError is returned when the module traps (unreachable, out-of-bounds
+// memory access, division by zero, stack overflow, ...).
+type TrapError struct {
+	// Reason is the trap's one-line cause, such as "unreachable".
+	Reason string
+	// Stack is the guest's stack trace as wazero reports it.
+	Stack string
+}
+
+func (e *TrapError) Error() string { return "trap: " + e.Reason }
+
+// Compile digests and compiles wasm. name is used in messages.
+func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
+	if err := CheckMagic(wasm); err != nil {
+		return nil, &CompileError{Err: err}
+	}
+	m := &Module{Digest: DigestOf(wasm), Name: name, log: e.log}
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(e.cfg.MaxMemoryPages)
+	var entry *cacheEntry
+	if e.cfg.Cache != nil {
+		var err error
+		entry, err = e.cfg.Cache.open(m.Digest, e.log)
+		if err != nil {
+			return nil, err
+		}
+		defer entry.release()
+		cc, err := wazero.NewCompilationCacheWithDir(entry.dir)
+		if err != nil {
+			return nil, fmt.Errorf("compilation cache: %w", err)
+		}
+		m.cache = cc // the engine lives in the cache: close it with the module
+		rc = rc.WithCompilationCache(cc)
+	} else {
+		rc = rc.WithCompilationCache(e.mem)
+	}
+	m.rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	start := time.Now()
+	compiled, err := m.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		m.Close(ctx)
+		return nil, &CompileError{Err: err}
+	}
+	m.compiled = compiled
+	e.log.Debug("compiled", "module", name, "digest", m.Digest.String(), "took", time.Since(start))
+	if entry != nil {
+		if err := entry.store(); err != nil {
+			e.log.Warn("compilation cache: could not store entry", "err", err)
+		}
+	}
+	wasi, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt)
+	if err != nil {
+		m.Close(ctx)
+		return nil, fmt.Errorf("instantiate WASI: %w", err)
+	}
+	if err := checkImports(compiled, wasi); err != nil {
+		m.Close(ctx)
+		return nil, err
+	}
+	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
+		m.Close(ctx)
+		return nil, ErrNoStart
+	}
+	return m, nil
+}
+
+// checkImports gives a clear error for imports Keep cannot satisfy, before
+// wazero's own linker would.
+func checkImports(c wazero.CompiledModule, wasi api.Closer) error {
+	provided := map[string]bool{}
+	if mod, ok := wasi.(api.Module); ok {
+		for n := range mod.ExportedFunctionDefinitions() {
+			provided[n] = true
+		}
+	}
+	for _, f := range c.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		if mod != wasiModule {
+			return &LinkError{Msg: fmt.Sprintf("imports function %s.%s, but Keep provides only %s", mod, name, wasiModule)}
+		}
+		if !provided[name] {
+			return &LinkError{Msg: fmt.Sprintf("imports function %s.%s, which is not part of WASI preview1", mod, name)}
+		}
+	}
+	for _, m := range c.ImportedMemories() {
+		mod, name, _ := m.Import()
+		return &LinkError{Msg: fmt.Sprintf("imports memory %s.%s, but Keep provides no memories", mod, name)}
+	}
+	return nil
+}
+
+// Close releases the compiled module.
+func (m *Module) Close(ctx context.Context) error {
+	err := m.rt.Close(ctx)
+	if m.cache != nil {
+		m.cache.Close(ctx)
+	}
+	return err
+}
+
+// Mount exposes a host directory to the module.
+type Mount struct {
+	Host, Guest string
+	ReadOnly    bool
+}
+
+// RunConfig is how one run of a Module sees the world.
+type RunConfig struct {
+	// Args follow argv[0] (argv[0] is Module.Name's base name).
+	Args []string
+	// Env is the environment, in order. FD_COUNT and FD_NAMES come first
+	// when Config is set.
+	Env [][2]string
+	// Mounts are preopened directories, at fds 3, 4, ... in order.
+	Mounts []Mount
+	// Config is the keep's Enarx.toml, if any. Without one, fds 0-2 are
+	// Stdin, Stdout and Stderr and nothing else is set, as with wasmtime or
+	// wazero. With one, fds follow its [[files]] and FD_COUNT/FD_NAMES are
+	// set as Enarx sets them.
+	Config *Config
+	// Stdin, Stdout and Stderr are the host's standard streams; nil gives
+	// EOF on read and discards writes.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Run runs the module's _start and returns its exit code: 0 when _start
+// returns, or the code given to proc_exit. A trap is a *TrapError. When ctx
+// ends, the guest is stopped promptly, even while it sleeps, and the error
+// wraps ctx.Err().
+func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
+	if rc.Config != nil {
+		if err := rc.Config.Unsupported(); err != nil {
+			return 0, err
+		}
+	}
+	argv0 := m.Name
+	if i := strings.LastIndexAny(argv0, `/\`); i >= 0 {
+		argv0 = argv0[i+1:]
+	}
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(). // _start is called below, to tell link errors from traps
+		WithArgs(append([]string{argv0}, rc.Args...)...).
+		WithRandSource(rand.Reader).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithNanosleep(sleeper(ctx)).
+		WithOsyield(goruntime.Gosched)
+	stdin, stdout, stderr := rc.Stdin, rc.Stdout, rc.Stderr
+	var env [][2]string
+	if rc.Config != nil {
+		stdin, stdout, stderr = rc.Config.stdio(rc.Stdin, rc.Stdout, rc.Stderr)
+		env = append(env, rc.Config.FDEnv()...)
+		for _, k := range sortedKeys(rc.Config.Env) {
+			env = append(env, [2]string{k, rc.Config.Env[k]})
+		}
+	}
+	env = mergeEnv(env, rc.Env)
+	for _, kv := range env {
+		mc = mc.WithEnv(kv[0], kv[1])
+	}
+	if stdin != nil {
+		mc = mc.WithStdin(stdin)
+	}
+	if stdout != nil {
+		mc = mc.WithStdout(stdout)
+	}
+	if stderr != nil {
+		mc = mc.WithStderr(stderr)
+	}
+	if len(rc.Mounts) > 0 {
+		fsc := wazero.NewFSConfig()
+		for _, mt := range rc.Mounts {
+			if mt.ReadOnly {
+				fsc = fsc.WithReadOnlyDirMount(mt.Host, mt.Guest)
+			} else {
+				fsc = fsc.WithDirMount(mt.Host, mt.Guest)
+			}
+		}
+		mc = mc.WithFSConfig(fsc)
+	}
+
+	mod, err := m.rt.InstantiateModule(ctx, m.compiled, mc)
+	if err != nil {
+		if code, done, err := exitOf(ctx, err); done {
+			return code, err
+		}
+		return 0, &LinkError{Msg: firstLine(err.Error())}
+	}
+	defer mod.Close(context.WithoutCancel(ctx))
+	_, err = mod.ExportedFunction("_start").Call(ctx)
+	if err == nil {
+		return 0, nil
+	}
+	if code, done, err := exitOf(ctx, err); done {
+		return code, err
+	}
+	msg := err.Error()
+	reason, stack, _ := strings.Cut(msg, "\n")
+	reason = strings.TrimPrefix(reason, "wasm error: ")
+	m.log.Debug("trap", "module", m.Name, "stack", stack)
+	return 0, &TrapError{Reason: reason, Stack: stack}
+}
+
+// exitOf interprets an error from wazero as an exit (proc_exit or the end of
+// ctx); done is false for any other error.
+func exitOf(ctx context.Context, err error) (code uint32, done bool, _ error) {
+	var ee *sys.ExitError
+	if !errors.As(err, &ee) {
+		if ctx.Err() != nil {
+			return 0, true, ctx.Err()
+		}
+		return 0, false, nil
+	}
+	switch ee.ExitCode() {
+	case sys.ExitCodeDeadlineExceeded:
+		return 0, true, fmt.Errorf("stopped: %w", context.DeadlineExceeded)
+	case sys.ExitCodeContextCanceled:
+		return 0, true, fmt.Errorf("stopped: %w", context.Canceled)
+	}
+	return ee.ExitCode(), true, nil
+}
+
+// sleeper returns a nanosleep that really sleeps but wakes as soon as ctx
+// ends, so a sleeping guest stops promptly on cancel or timeout (wazero's
+// default returns at once, and its WithSysNanosleep cannot be interrupted).
+func sleeper(ctx context.Context) func(ns int64) {
+	return func(ns int64) {
+		if ns <= 0 {
+			return
+		}
+		t := time.NewTimer(time.Duration(ns))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// mergeEnv appends extra to base; a key in extra replaces the same key in
+// base, in place.
+func mergeEnv(base, extra [][2]string) [][2]string {
+	out := append([][2]string(nil), base...)
+	for _, kv := range extra {
+		replaced := false
+		for i := range out {
+			if out[i][0] == kv[0] {
+				out[i][1], replaced = kv[1], true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// stdio maps the config's fds 0-2 to host streams. Kinds other than stdin,
+// stdout, stderr and null at those positions are refused by Unsupported; an
+// fd the config does not list reads EOF and discards writes.
+func (c *Config) stdio(in io.Reader, out, errw io.Writer) (io.Reader, io.Writer, io.Writer) {
+	pick := func(k FileKind) io.Writer {
+		switch k {
+		case KindStdout:
+			return out
+		case KindStderr:
+			return errw
+		}
+		return io.Discard
+	}
+	var r io.Reader = eofReader{}
+	w1, w2 := io.Writer(io.Discard), io.Writer(io.Discard)
+	if len(c.Files) > 0 && c.Files[0].Kind == KindStdin {
+		r = in
+	}
+	if len(c.Files) > 1 {
+		w1 = pick(c.Files[1].Kind)
+	}
+	if len(c.Files) > 2 {
+		w2 = pick(c.Files[2].Kind)
+	}
+	return r, w1, w2
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// Stdio returns the process's own standard streams, for RunConfig.
+func Stdio() (io.Reader, io.Writer, io.Writer) { return os.Stdin, os.Stdout, os.Stderr }
