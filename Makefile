@@ -1,0 +1,57 @@
+# Keep: a confidential WebAssembly runtime. `make run` and `make test` are the
+# two commands the README promises; both work on a fresh machine that has Go
+# (and, for the tests, wabt: .ci/run installs it).
+
+GO       ?= go
+BUILD    := build
+KEEP     := $(BUILD)/keep
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS  := -X github.com/keepwasm/keep/runtime.version=$(VERSION)
+GUESTS   := $(patsubst guests/%/main.go,$(BUILD)/%.wasm,$(wildcard guests/*/main.go))
+GOFILES  := $(shell find . -name '*.go' -not -path './build/*')
+
+.PHONY: all build guests run test check unit e2e fuzz bench-start clean
+
+all: build guests
+
+build: $(KEEP)
+
+$(KEEP): $(GOFILES) go.mod go.sum
+	$(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/keep
+
+guests: $(GUESTS)
+
+$(BUILD)/%.wasm: guests/%/*.go
+	GOOS=wasip1 GOARCH=wasm $(GO) build -o $@ ./guests/$*
+
+# run: build keep and the hello guest and run it on this machine (sim backend).
+run: $(KEEP) $(BUILD)/hello.wasm
+	$(KEEP) run $(BUILD)/hello.wasm Keep
+
+# test: static checks, unit tests (with -race), then end-to-end tests through
+# the keep binary: WAT exit-code/error tests, bad input, WASI conformance.
+test: check unit e2e
+
+check:
+	@command -v wat2wasm >/dev/null || { echo "make test needs wat2wasm (Debian: apt-get install wabt; .ci/run installs it)"; exit 1; }
+	@test -d ../shared/wasi-testsuite || { echo "make test needs ../shared beside the repository"; exit 1; }
+	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./runtime/... ./cmd/...
+
+e2e:
+	$(GO) test -count=1 ./tests/...
+
+# fuzz: run every fuzz target for FUZZTIME each (not part of make test).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./runtime -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
+
+# bench-start: cold vs cached start of the hello guest (not part of make test).
+bench-start:
+	$(GO) test ./runtime -run '^$$' -bench 'Start' -benchtime 10x
+
+clean:
+	rm -rf $(BUILD)
