@@ -1,0 +1,315 @@
+package netattest
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/keepwasm/keep/keeps"
+)
+
+// MaxPolicySize bounds a policy file.
+const MaxPolicySize = 1 << 20
+
+// Policy decides which verified certificates are acceptable. The zero
+// Policy is the default policy (see DefaultPolicy in docs/POLICY.md):
+//
+//   - evidence must come from a hardware TEE Keep knows (sgx, tdx, snp),
+//     with its signature chain verified to the vendor's root;
+//   - never simulated evidence, never a debug TEE;
+//   - TCB status "UpToDate" when the verifier rated it;
+//   - any module, config and measurement, each reported as "not pinned".
+type Policy struct {
+	// TEE lists the acceptable TEE types; empty means sgx, tdx and snp.
+	// "sim" cannot be listed: use AllowSimulated.
+	TEE []keeps.TEE `toml:"tee"`
+	// ModuleHashes lists acceptable module digests ("sha384:<hex>").
+	ModuleHashes []string `toml:"module_hashes"`
+	// ConfigHashes lists acceptable Enarx.toml digests ("sha384:<hex>").
+	ConfigHashes []string `toml:"config_hashes"`
+	// AllowDebug accepts TEEs whose memory a debugger can read.
+	AllowDebug bool `toml:"allow_debug"`
+	// AllowSimulated accepts evidence from the sim backend, which no
+	// hardware stands behind. Only for development.
+	AllowSimulated bool `toml:"allow_simulated"`
+	// TCBStatus lists acceptable TCB status classes; empty means
+	// ["UpToDate"].
+	TCBStatus []string `toml:"tcb_status"`
+
+	SGX SGXPolicy `toml:"sgx"`
+	TDX TDXPolicy `toml:"tdx"`
+	SNP SNPPolicy `toml:"snp"`
+}
+
+// SGXPolicy pins SGX enclave identity. Each list, when set, must contain
+// the enclave's value.
+type SGXPolicy struct {
+	MRENCLAVE []string `toml:"mrenclave"`
+	MRSIGNER  []string `toml:"mrsigner"`
+	ISVProdID *uint64  `toml:"isv_prod_id"`
+	MinISVSVN *uint64  `toml:"min_isv_svn"`
+}
+
+// TDXPolicy pins TD measurements.
+type TDXPolicy struct {
+	MRTD  []string `toml:"mrtd"`
+	RTMR0 []string `toml:"rtmr0"`
+	RTMR1 []string `toml:"rtmr1"`
+	RTMR2 []string `toml:"rtmr2"`
+	RTMR3 []string `toml:"rtmr3"`
+}
+
+// SNPPolicy pins SEV-SNP guest measurements.
+type SNPPolicy struct {
+	Measurement []string `toml:"measurement"`
+	HostData    []string `toml:"host_data"`
+}
+
+// hardwareTEEs are the TEE types an empty policy accepts.
+var hardwareTEEs = []keeps.TEE{keeps.TEESGX, keeps.TEETDX, keeps.TEESNP}
+
+// LoadPolicy reads a policy file. Unknown keys and bad values are errors.
+func LoadPolicy(path string) (*Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxPolicySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ParsePolicy(path, data)
+}
+
+// ParsePolicy parses policy TOML; name is used in errors.
+func ParsePolicy(name string, data []byte) (*Policy, error) {
+	if len(data) > MaxPolicySize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, MaxPolicySize)
+	}
+	var p Policy
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, strings.TrimSpace(pe.Message))
+		}
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("%s: unknown key %q", name, und[0].String())
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &p, nil
+}
+
+// Validate checks the policy's values.
+func (p *Policy) Validate() error {
+	for _, t := range p.TEE {
+		if t == keeps.TEESim {
+			return errors.New(`tee: "sim" cannot be listed; set allow_simulated = true`)
+		}
+		if !slices.Contains(hardwareTEEs, t) {
+			return fmt.Errorf("tee: unknown TEE %q (want sgx, tdx or snp)", t)
+		}
+	}
+	for _, l := range []struct {
+		key  string
+		vals []string
+	}{{"module_hashes", p.ModuleHashes}, {"config_hashes", p.ConfigHashes}} {
+		for _, v := range l.vals {
+			if _, err := parseDigest(v); err != nil {
+				return fmt.Errorf("%s: %w", l.key, err)
+			}
+		}
+	}
+	for _, l := range []struct {
+		key  string
+		vals []string
+		size int
+	}{
+		{"sgx.mrenclave", p.SGX.MRENCLAVE, 32}, {"sgx.mrsigner", p.SGX.MRSIGNER, 32},
+		{"tdx.mrtd", p.TDX.MRTD, 48}, {"tdx.rtmr0", p.TDX.RTMR0, 48}, {"tdx.rtmr1", p.TDX.RTMR1, 48},
+		{"tdx.rtmr2", p.TDX.RTMR2, 48}, {"tdx.rtmr3", p.TDX.RTMR3, 48},
+		{"snp.measurement", p.SNP.Measurement, 48}, {"snp.host_data", p.SNP.HostData, 32},
+	} {
+		for _, v := range l.vals {
+			b, err := hex.DecodeString(v)
+			if err != nil || len(b) != l.size {
+				return fmt.Errorf("%s: %q is not %d bytes of hex", l.key, v, l.size)
+			}
+		}
+	}
+	for _, s := range p.TCBStatus {
+		if !slices.Contains(TCBStatuses, s) {
+			return fmt.Errorf("tcb_status: unknown status %q (want one of %s)", s, strings.Join(TCBStatuses, ", "))
+		}
+	}
+	return nil
+}
+
+// TCBStatuses are the TCB status classes of Intel's TCB info and QE
+// identity (Intel PCS API, "tcbStatus"); SEV-SNP verifiers map onto them.
+var TCBStatuses = []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded", "OutOfDate", "OutOfDateConfigurationNeeded"}
+
+func parseDigest(s string) ([]byte, error) {
+	h, ok := strings.CutPrefix(s, "sha384:")
+	b, err := hex.DecodeString(h)
+	if !ok || err != nil || len(b) != 48 {
+		return nil, fmt.Errorf("%q is not sha384:<96 hex digits>", s)
+	}
+	return b, nil
+}
+
+// Verdict is a policy's decision about one verified certificate.
+type Verdict struct {
+	// Accepted is true when every rule passed.
+	Accepted bool `json:"accepted"`
+	// Reasons say why the certificate was refused (empty when accepted).
+	Reasons []string `json:"reasons,omitempty"`
+	// NotPinned says what the policy left open, such as "no module hash
+	// pinned: any module accepted".
+	NotPinned []string `json:"not_pinned,omitempty"`
+}
+
+func (v *Verdict) refuse(format string, a ...any) {
+	v.Reasons = append(v.Reasons, fmt.Sprintf(format, a...))
+}
+func (v *Verdict) open(format string, a ...any) {
+	v.NotPinned = append(v.NotPinned, fmt.Sprintf(format, a...))
+}
+
+// Err returns nil for an accepted verdict, else an error with the reasons.
+func (v *Verdict) Err() error {
+	if v.Accepted {
+		return nil
+	}
+	return fmt.Errorf("policy refused the certificate: %s", strings.Join(v.Reasons, "; "))
+}
+
+// Evaluate applies the policy to a verification result. A result that
+// failed verification (no evidence claims) is always refused.
+func (p *Policy) Evaluate(r *Result) *Verdict {
+	v := &Verdict{}
+	ec := r.Evidence
+	if ec == nil {
+		v.refuse("the certificate did not pass verification")
+		return v
+	}
+	switch {
+	case ec.Simulated || ec.TEE == keeps.TEESim:
+		if !p.AllowSimulated {
+			v.refuse("simulated evidence (sim backend): no TEE stands behind it; allow it explicitly with allow_simulated (or --allow-simulated)")
+		}
+	case !slices.Contains(hardwareTEEs, ec.TEE):
+		v.refuse("unknown TEE type %q", ec.TEE)
+	default:
+		allowed := p.TEE
+		if len(allowed) == 0 {
+			allowed = hardwareTEEs
+		}
+		if !slices.Contains(allowed, ec.TEE) {
+			v.refuse("TEE %s is not in the policy's tee list %v", ec.TEE, allowed)
+		}
+		if !ec.SignatureVerified {
+			v.refuse("the %s evidence's signature was not verified to the vendor's root", ec.TEE)
+		}
+	}
+	if ec.Debug && !p.AllowDebug {
+		v.refuse("the TEE is in debug mode (its memory is readable by the host); allow it with allow_debug")
+	}
+	p.evalHashes(v, r)
+	p.evalMeasurements(v, ec)
+	if ec.TCBStatus == "" {
+		if !ec.Simulated {
+			v.open("TCB status not evaluated")
+		}
+	} else {
+		allowed := p.TCBStatus
+		if len(allowed) == 0 {
+			allowed = []string{"UpToDate"}
+		}
+		if !slices.Contains(allowed, ec.TCBStatus) {
+			v.refuse("TCB status %s is not in %v", ec.TCBStatus, allowed)
+		}
+	}
+	v.Accepted = len(v.Reasons) == 0
+	return v
+}
+
+func (p *Policy) evalHashes(v *Verdict, r *Result) {
+	for _, h := range []struct {
+		name  string
+		want  []string
+		claim func(*Claims) *HashEntry
+	}{
+		{"module hash", p.ModuleHashes, func(c *Claims) *HashEntry { return c.ModuleHash }},
+		{"config hash", p.ConfigHashes, func(c *Claims) *HashEntry { return c.ConfigHash }},
+	} {
+		var got *HashEntry
+		if r.Claims != nil {
+			got = h.claim(r.Claims)
+		}
+		switch {
+		case len(h.want) == 0:
+			what := map[string]string{"module hash": "any module", "config hash": "any config"}[h.name]
+			v.open("no %s pinned: %s accepted", h.name, what)
+		case got == nil:
+			v.refuse("the certificate has no %s claim, and the policy pins one", h.name)
+		default:
+			if !slices.ContainsFunc(h.want, func(s string) bool {
+				b, _ := parseDigest(s)
+				return bytes.Equal(b, got.Hash)
+			}) {
+				v.refuse("%s %s is not in the policy", h.name, got)
+			}
+		}
+	}
+}
+
+func (p *Policy) evalMeasurements(v *Verdict, ec *keeps.Claims) {
+	type pin struct {
+		name string
+		want []string
+	}
+	var pins []pin
+	switch ec.TEE {
+	case keeps.TEESGX:
+		pins = []pin{{"mrenclave", p.SGX.MRENCLAVE}, {"mrsigner", p.SGX.MRSIGNER}}
+		if p.SGX.ISVProdID != nil && ec.SVNs["isv_prod_id"] != *p.SGX.ISVProdID {
+			v.refuse("sgx isv_prod_id %d is not %d", ec.SVNs["isv_prod_id"], *p.SGX.ISVProdID)
+		}
+		if p.SGX.MinISVSVN != nil && ec.SVNs["isv_svn"] < *p.SGX.MinISVSVN {
+			v.refuse("sgx isv_svn %d is below the minimum %d", ec.SVNs["isv_svn"], *p.SGX.MinISVSVN)
+		}
+	case keeps.TEETDX:
+		pins = []pin{{"mrtd", p.TDX.MRTD}, {"rtmr0", p.TDX.RTMR0}, {"rtmr1", p.TDX.RTMR1}, {"rtmr2", p.TDX.RTMR2}, {"rtmr3", p.TDX.RTMR3}}
+	case keeps.TEESNP:
+		pins = []pin{{"measurement", p.SNP.Measurement}, {"host_data", p.SNP.HostData}}
+	default:
+		return
+	}
+	pinned := false
+	for _, pn := range pins {
+		if len(pn.want) == 0 {
+			continue
+		}
+		pinned = true
+		got := ec.Measurements[pn.name]
+		if !slices.ContainsFunc(pn.want, func(s string) bool { return strings.EqualFold(s, hex.EncodeToString(got)) }) {
+			v.refuse("%s %s %x is not in the policy", ec.TEE, pn.name, got)
+		}
+	}
+	if !pinned {
+		v.open("no %s measurement pinned: any %s accepted", ec.TEE, map[keeps.TEE]string{keeps.TEESGX: "enclave", keeps.TEETDX: "TD", keeps.TEESNP: "guest"}[ec.TEE])
+	}
+}

@@ -1,0 +1,130 @@
+package netattest
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"sync"
+)
+
+// Peer is a verified peer: the verification result and the policy's
+// verdict, which accepted it.
+type Peer struct {
+	Result  *Result
+	Verdict *Verdict
+}
+
+// ModuleHash returns the peer's module digest claim, or nil.
+func (p *Peer) ModuleHash() *HashEntry {
+	if p.Result.Claims == nil {
+		return nil
+	}
+	return p.Result.Claims.ModuleHash
+}
+
+// maxCache bounds the verified-certificate cache.
+const maxCache = 1024
+
+// Verifier verifies peers' RA-TLS certificates against a policy and
+// caches accepted certificates by their SHA-256 fingerprint, so a client
+// reconnecting to the same keep verifies its evidence once. It is safe for
+// concurrent use.
+type Verifier struct {
+	Policy  *Policy
+	Options Options
+
+	mu    sync.Mutex
+	cache map[[32]byte]*Peer
+}
+
+// NewVerifier returns a Verifier for policy (nil means the default policy).
+func NewVerifier(policy *Policy, opts Options) *Verifier {
+	if policy == nil {
+		policy = &Policy{}
+	}
+	return &Verifier{Policy: policy, Options: opts, cache: map[[32]byte]*Peer{}}
+}
+
+// Verify verifies cert and applies the policy; it returns the peer when
+// the policy accepts it.
+func (v *Verifier) Verify(ctx context.Context, cert *x509.Certificate) (*Peer, error) {
+	fp := sha256.Sum256(cert.Raw)
+	v.mu.Lock()
+	p, ok := v.cache[fp]
+	v.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	res, err := VerifyCertificate(ctx, cert, v.Options)
+	if err != nil {
+		return nil, err
+	}
+	verdict := v.Policy.Evaluate(res)
+	if err := verdict.Err(); err != nil {
+		return nil, err
+	}
+	p = &Peer{Result: res, Verdict: verdict}
+	v.mu.Lock()
+	if len(v.cache) >= maxCache {
+		clear(v.cache)
+	}
+	v.cache[fp] = p
+	v.mu.Unlock()
+	return p, nil
+}
+
+// Peer returns the verified peer of a completed handshake made with a
+// config from this Verifier.
+func (v *Verifier) Peer(cs tls.ConnectionState) (*Peer, bool) {
+	if len(cs.PeerCertificates) == 0 {
+		return nil, false
+	}
+	fp := sha256.Sum256(cs.PeerCertificates[0].Raw)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	p, ok := v.cache[fp]
+	return p, ok
+}
+
+// VerifyConnection is a tls.Config.VerifyConnection callback.
+func (v *Verifier) VerifyConnection(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("netattest: peer presented no certificate")
+	}
+	_, err := v.Verify(context.Background(), cs.PeerCertificates[0])
+	return err
+}
+
+// ClientConfig returns a client tls.Config that accepts only servers whose
+// RA-TLS certificate passes the policy. Web PKI chain checks are off (the
+// certificate is self-signed); the evidence replaces them. If id is
+// non-nil, the client presents it for mutual attestation.
+func (v *Verifier) ClientConfig(id *Identity) *tls.Config {
+	c := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // replaced by VerifyConnection
+		VerifyConnection:   v.VerifyConnection,
+	}
+	if id != nil {
+		cert := id.TLSCertificate()
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c
+}
+
+// ServerConfig returns a server tls.Config presenting id. With a non-nil
+// Verifier, clients must present an RA-TLS certificate that passes its
+// policy (mutual attestation).
+func ServerConfig(id *Identity, clients *Verifier) *tls.Config {
+	c := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{id.TLSCertificate()},
+	}
+	if clients != nil {
+		c.ClientAuth = tls.RequireAnyClientCert
+		c.VerifyConnection = clients.VerifyConnection
+	}
+	return c
+}
