@@ -12,6 +12,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/keepwasm/keep/internal/tomlerr"
+
 	"github.com/keepwasm/keep/keeps"
 )
 
@@ -97,11 +99,11 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 	var p Policy
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&p)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, strings.TrimSpace(pe.Message))
+		if line, msg := tomlerr.Split(err); line > 0 {
+			return nil, fmt.Errorf("%s:%d: %s", name, line, msg)
+		} else {
+			return nil, fmt.Errorf("%s: %s", name, msg)
 		}
-		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return nil, fmt.Errorf("%s: unknown key %q", name, und[0].String())

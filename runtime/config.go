@@ -2,7 +2,6 @@ package runtime
 
 import (
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/keepwasm/keep/internal/tomlerr"
 )
 
 // MaxConfigSize is the largest Enarx.toml Keep reads, in bytes. It is the
@@ -142,11 +143,8 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	var raw rawConfig
 	md, err := toml.Decode(src, &raw)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &ConfigError{Path: path, Line: pe.Position.Line, Msg: strings.TrimSpace(pe.Message)}
-		}
-		return nil, &ConfigError{Path: path, Msg: err.Error()}
+		line, msg := tomlerr.Split(err)
+		return nil, &ConfigError{Path: path, Line: line, Msg: msg}
 	}
 	loc := newLocator(src)
 	if und := md.Undecoded(); len(und) > 0 {

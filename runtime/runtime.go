@@ -286,6 +286,10 @@ func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
 	}
 	defer mod.Close(context.WithoutCancel(ctx))
 	_, err = mod.ExportedFunction("_start").Call(ctx)
+	if ctx.Err() != nil {
+		// Stopped, whatever the guest managed to do meanwhile.
+		return 0, fmt.Errorf("stopped: %w", ctx.Err())
+	}
 	if err == nil {
 		return 0, nil
 	}
@@ -331,8 +335,19 @@ func sleeper(ctx context.Context) func(ns int64) {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
+			// Stop the guest here: returning would let it carry on as if
+			// the sleep had ended. wazero turns this panic, raised in a
+			// host function, into the module's exit, as proc_exit does.
+			panic(sys.NewExitError(exitCodeFor(ctx.Err())))
 		}
 	}
+}
+
+func exitCodeFor(err error) uint32 {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return sys.ExitCodeDeadlineExceeded
+	}
+	return sys.ExitCodeContextCanceled
 }
 
 // mergeEnv appends extra to base; a key in extra replaces the same key in

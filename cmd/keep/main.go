@@ -137,9 +137,12 @@ func (c *cli) flags(name, usage string) *flag.FlagSet {
 
 // parse parses subcommand flags; usage errors become usageError.
 func (c *cli) parse(fs *flag.FlagSet, args []string) error {
+	usage := fs.Usage
+	fs.Usage = func() {}     // flag calls Usage on any error; print it only for --help
 	fs.SetOutput(io.Discard) // errors are printed once, by exit
 	err := fs.Parse(args)
 	fs.SetOutput(c.stderr)
+	fs.Usage = usage
 	if errors.Is(err, flag.ErrHelp) {
 		fs.Usage()
 		return err

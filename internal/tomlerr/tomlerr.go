@@ -1,0 +1,38 @@
+// Package tomlerr turns BurntSushi/toml decode errors into a line number
+// and a one-line message. The library reports syntax errors as ParseError
+// with a position, but type mismatches as plain errors whose text carries
+// the line ("toml: line 2 (last key "args"): incompatible types: ...").
+package tomlerr
+
+import (
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+var typeErrRE = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+
+// Split returns the line (0 if unknown) and a one-line message for err.
+func Split(err error) (line int, msg string) {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return pe.Position.Line, oneLine(pe.Message)
+	}
+	s := oneLine(err.Error())
+	if m := typeErrRE.FindStringSubmatch(s); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		return line, "key " + strconv.Quote(m[2]) + ": " + m[3]
+	}
+	return 0, strings.TrimPrefix(s, "toml: ")
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
