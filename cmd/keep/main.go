@@ -49,6 +49,8 @@ Commands:
   run           run a module
   digest        print a module's digest (sha384:<hex>)
   config init   write a commented Enarx.toml template
+  verify        check a keep's RA-TLS certificate against a policy
+  attest-cert   write a sim-backed RA-TLS certificate and key, for tests
   version       print the versions of keep and its engine
   help          show this help, or a command's help (keep help run)
 
@@ -79,6 +81,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.run(args[1:])
 	case "digest":
 		err = c.digest(args[1:])
+	case "verify":
+		return c.verify(args[1:])
+	case "attest-cert":
+		err = c.attestCert(args[1:])
 	case "config":
 		err = c.config(args[1:])
 	case "version":
