@@ -72,22 +72,25 @@ func hashAlgID(h crypto.Hash) (uint64, error) {
 }
 
 // decMode decodes outside bytes strictly: definite lengths only, no
-// duplicate map keys, bounded nesting and sizes.
-var decMode = func() cbor.DecMode {
+// duplicate map keys, no tags, bounded nesting and sizes. tagMode is the
+// same but takes the one tag that wraps the evidence extension's array.
+var decMode, tagMode = newDecMode(cbor.TagsForbidden), newDecMode(cbor.TagsAllowed)
+
+func newDecMode(tags cbor.TagsMode) cbor.DecMode {
 	dm, err := cbor.DecOptions{
 		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
 		IndefLength:      cbor.IndefLengthForbidden,
 		MaxNestedLevels:  4,
 		MaxArrayElements: 16,
 		MaxMapPairs:      32,
-		TagsMd:           cbor.TagsAllowed,
+		TagsMd:           tags,
 		UTF8:             cbor.UTF8RejectInvalid,
 	}.DecMode()
 	if err != nil {
 		panic(err)
 	}
 	return dm
-}()
+}
 
 var encMode = func() cbor.EncMode {
 	em, err := cbor.EncOptions{Sort: cbor.SortNone, IndefLength: cbor.IndefLengthForbidden}.EncMode()
@@ -121,7 +124,7 @@ func ParseEvidenceExtension(value []byte) (*TaggedEvidence, error) {
 		return nil, fmt.Errorf("evidence extension of %d bytes exceeds the %d-byte limit", len(value), MaxExtensionSize)
 	}
 	var raw cbor.RawTag
-	if err := decMode.Unmarshal(value, &raw); err != nil {
+	if err := tagMode.Unmarshal(value, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrEvidenceShape, err)
 	}
 	var parts []cbor.RawMessage
