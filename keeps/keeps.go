@@ -80,6 +80,9 @@ type Claims struct {
 	// TCBStatus is the platform's TCB status class as the vendor rates it
 	// ("UpToDate", "OutOfDate", ...), or "" when it was not evaluated.
 	TCBStatus string
+	// Advisories are the vendor's security advisory ids that apply to the
+	// platform's TCB level (for example "INTEL-SA-00615").
+	Advisories []string
 	// SignatureVerified is true when the evidence's signature chain was
 	// checked up to a trusted root.
 	SignatureVerified bool
@@ -92,8 +95,13 @@ type VerifyOptions struct {
 	// Now is the time at which certificates and collateral must be valid;
 	// the zero value means time.Now().
 	Now time.Time
-	// AllowSimulated lets the sim verifier accept its own evidence.
-	AllowSimulated bool
+	// Collateral is vendor collateral the user supplied, by name. Each
+	// backend documents the names it reads (for example "intel" for a
+	// DCAP collateral bundle, "snp-vcek" for a VCEK certificate).
+	Collateral map[string][]byte
+	// AllowNetwork lets a verifier fetch missing collateral or
+	// certificates from the vendor (Intel PCS, AMD KDS).
+	AllowNetwork bool
 }
 
 // Verifier checks evidence of one or more formats.
