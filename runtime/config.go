@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"crypto/sha512"
 	_ "embed"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -63,6 +65,9 @@ type Config struct {
 	Env map[string]string
 	// Files are the module's file descriptors: Files[i] is fd i.
 	Files []File
+	// Digest is the SHA-384 of the config's exact bytes: what a keep binds
+	// into its certificate as "keep-config-hash".
+	Digest [48]byte
 	// Line numbers of top-level keys, for messages that point at them.
 	stewardLine int
 }
@@ -82,6 +87,25 @@ type File struct {
 	Port uint16
 	// Line is the line of the entry in the config file (0 if unknown).
 	Line int
+
+	// Keep's extensions for TLS sockets (not in Enarx's schema).
+
+	// ClientAuth is how a TLS listener authenticates clients: "" (not at
+	// all), "attested" (an RA-TLS certificate that passes ClientPolicy, or
+	// the default policy) or "ca" (a certificate from the CAs in ClientCA).
+	ClientAuth string
+	// ClientPolicy is the policy file for attested clients.
+	ClientPolicy string
+	// ClientCA is a PEM file of CA certificates for "ca" client auth.
+	ClientCA string
+	// Policy is the policy file a TLS connect applies to the peer's RA-TLS
+	// certificate; without one, the peer is checked with the web PKI.
+	Policy string
+	// MaxConnections bounds a listener's concurrent connections (0: the
+	// default, 1024).
+	MaxConnections int
+	// HandshakeTimeout bounds a TLS listener's handshakes (0: 10s).
+	HandshakeTimeout time.Duration
 }
 
 // rawFile mirrors a [[files]] table; pointers tell which keys were given.
@@ -92,6 +116,13 @@ type rawFile struct {
 	Addr *string `toml:"addr"`
 	Host *string `toml:"host"`
 	Port *int64  `toml:"port"`
+
+	ClientAuth       *string `toml:"client_auth"`
+	ClientPolicy     *string `toml:"client_policy"`
+	ClientCA         *string `toml:"client_ca"`
+	Policy           *string `toml:"policy"`
+	MaxConnections   *int64  `toml:"max_connections"`
+	HandshakeTimeout *string `toml:"handshake_timeout"`
 }
 
 type rawConfig struct {
@@ -151,7 +182,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		k := und[0]
 		return nil, &ConfigError{Path: path, Line: loc.key(k), Msg: fmt.Sprintf("unknown key %q", k.String())}
 	}
-	c := &Config{Path: path, Args: raw.Args, Env: raw.Env}
+	c := &Config{Path: path, Args: raw.Args, Env: raw.Env, Digest: sha512.Sum384(data)}
 	cerr := func(line int, format string, a ...any) error {
 		return &ConfigError{Path: path, Line: line, Msg: fmt.Sprintf(format, a...)}
 	}
@@ -211,14 +242,16 @@ func validateFile(rf rawFile, i, line int) (File, error) {
 	case KindStdin, KindStdout, KindStderr, KindNull:
 		allowed = []string{"name"}
 	case KindListen:
-		allowed = []string{"name", "prot", "addr", "port"}
+		allowed = []string{"name", "prot", "addr", "port", "client_auth", "client_policy", "client_ca", "max_connections", "handshake_timeout"}
 	case KindConnect:
-		allowed = []string{"name", "prot", "host", "port"}
+		allowed = []string{"name", "prot", "host", "port", "policy"}
 	default:
 		return fail("kind %q is not one of stdin, stdout, stderr, null, listen, connect", *rf.Kind)
 	}
-	given := map[string]bool{"name": rf.Name != nil, "prot": rf.Prot != nil, "addr": rf.Addr != nil, "host": rf.Host != nil, "port": rf.Port != nil}
-	for _, k := range []string{"name", "prot", "addr", "host", "port"} {
+	given := map[string]bool{"name": rf.Name != nil, "prot": rf.Prot != nil, "addr": rf.Addr != nil, "host": rf.Host != nil, "port": rf.Port != nil,
+		"client_auth": rf.ClientAuth != nil, "client_policy": rf.ClientPolicy != nil, "client_ca": rf.ClientCA != nil,
+		"policy": rf.Policy != nil, "max_connections": rf.MaxConnections != nil, "handshake_timeout": rf.HandshakeTimeout != nil}
+	for _, k := range []string{"name", "prot", "addr", "host", "port", "client_auth", "client_policy", "client_ca", "policy", "max_connections", "handshake_timeout"} {
 		if given[k] && !contains(allowed, k) {
 			return fail("key %q is not allowed for kind %q", k, f.Kind)
 		}
@@ -256,6 +289,60 @@ func validateFile(rf rawFile, i, line int) (File, error) {
 			return fail("port %d is out of range %d..65535", p, min)
 		}
 		f.Port = uint16(p)
+	}
+	tlsOnly := func(key string, set bool) error {
+		if set && f.Prot != ProtTLS {
+			return fmt.Errorf("files[%d]: %q needs prot = \"tls\"", i, key)
+		}
+		return nil
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"client_auth", rf.ClientAuth != nil}, {"client_policy", rf.ClientPolicy != nil}, {"client_ca", rf.ClientCA != nil}, {"policy", rf.Policy != nil}, {"handshake_timeout", rf.HandshakeTimeout != nil}} {
+		if err := tlsOnly(k.key, k.set); err != nil {
+			return File{}, err
+		}
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	f.ClientAuth, f.ClientPolicy, f.ClientCA, f.Policy = str(rf.ClientAuth), str(rf.ClientPolicy), str(rf.ClientCA), str(rf.Policy)
+	switch f.ClientAuth {
+	case "", "none":
+		f.ClientAuth = ""
+		if f.ClientPolicy != "" || f.ClientCA != "" {
+			return fail("client_policy and client_ca need client_auth")
+		}
+	case "attested":
+		if f.ClientCA != "" {
+			return fail("client_ca goes with client_auth = \"ca\", not \"attested\"")
+		}
+	case "ca":
+		if f.ClientCA == "" {
+			return fail("client_auth = \"ca\" needs client_ca (a PEM file of CA certificates)")
+		}
+		if f.ClientPolicy != "" {
+			return fail("client_policy goes with client_auth = \"attested\", not \"ca\"")
+		}
+	default:
+		return fail("client_auth %q is not \"none\", \"attested\" or \"ca\"", f.ClientAuth)
+	}
+	if rf.MaxConnections != nil {
+		if m := *rf.MaxConnections; m < 1 || m > 1_000_000 {
+			return fail("max_connections %d is out of range 1..1000000", m)
+		}
+		f.MaxConnections = int(*rf.MaxConnections)
+	}
+	if rf.HandshakeTimeout != nil {
+		d, err := time.ParseDuration(*rf.HandshakeTimeout)
+		if err != nil || d <= 0 {
+			return fail("handshake_timeout %q is not a positive duration such as \"10s\"", *rf.HandshakeTimeout)
+		}
+		f.HandshakeTimeout = d
 	}
 	if f.Kind == KindListen {
 		if f.Name == "" {
@@ -308,14 +395,15 @@ func (c *Config) Unsupported() error {
 	}
 	for i, f := range c.Files {
 		switch {
+		case (f.Kind == KindListen || f.Kind == KindConnect) && i < 3:
+			return &ConfigError{Path: c.Path, Line: f.Line, Msg: fmt.Sprintf("files[%d]: a %s socket at fd %d is not supported (sockets go at fd 3 and up)", i, f.Kind, i)}
 		case f.Kind == KindListen || f.Kind == KindConnect:
-			return &ConfigError{Path: c.Path, Line: f.Line, Msg: fmt.Sprintf("files[%d]: kind %q: sockets are not supported yet by keep run", i, f.Kind)}
 		case i == 0 && f.Kind != KindStdin && f.Kind != KindNull:
 			return &ConfigError{Path: c.Path, Line: f.Line, Msg: fmt.Sprintf("files[0]: kind %q at fd 0 is not supported yet (fd 0 must be stdin or null)", f.Kind)}
 		case (i == 1 || i == 2) && f.Kind == KindStdin:
 			return &ConfigError{Path: c.Path, Line: f.Line, Msg: fmt.Sprintf("files[%d]: kind \"stdin\" at fd %d is not supported yet", i, i)}
 		case i > 2:
-			return &ConfigError{Path: c.Path, Line: f.Line, Msg: fmt.Sprintf("files[%d]: kind %q at fd %d is not supported yet (only fds 0-2)", i, f.Kind, i)}
+			return &ConfigError{Path: c.Path, Line: f.Line, Msg: fmt.Sprintf("files[%d]: kind %q at fd %d is not supported yet (stdio kinds only at fds 0-2)", i, f.Kind, i)}
 		}
 	}
 	return nil

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	goruntime "runtime"
 	"strings"
@@ -15,6 +17,9 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/keepwasm/keep/keeps"
+	keepwasi "github.com/keepwasm/keep/wasi"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -144,7 +149,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 			e.log.Warn("compilation cache: could not store entry", "err", err)
 		}
 	}
-	wasi, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt)
+	wasi, err := keepwasi.Instantiate(ctx, m.rt)
 	if err != nil {
 		m.Close(ctx)
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
@@ -218,6 +223,12 @@ type RunConfig struct {
 	// EOF on read and discards writes.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Attester produces the evidence for the keep's RA-TLS certificate,
+	// which TLS listeners present. Required when the config has one.
+	Attester keeps.Attester
+	// OnListen, if set, is told each listener's bound address once all
+	// sockets are open and before the module starts.
+	OnListen func(fd uint32, name string, addr net.Addr)
 }
 
 // Run runs the module's _start and returns its exit code: 0 when _start
@@ -265,8 +276,31 @@ func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
 	if stderr != nil {
 		mc = mc.WithStderr(stderr)
 	}
-	if len(rc.Mounts) > 0 {
+	var mounts []fs.FS
+	if rc.Config != nil && rc.Config.hasSockets() {
+		rs, err := socketPlan{cfg: rc.Config, attester: rc.Attester, digest: m.Digest, log: m.log}.open(ctx)
+		if err != nil {
+			return 0, err
+		}
+		defer rs.sockets.Close()
+		ctx = keepwasi.WithSockets(ctx, rs.sockets)
+		mounts = rc.Config.placeholderMounts()
+		if len(rc.Mounts) > 0 {
+			m.log.Warn("--dir mounts follow the socket fds; guests that scan preopens from fd 3 (wasi-libc, Go) stop at the first socket and will not find them")
+		}
+		if rc.OnListen != nil {
+			for i, f := range rc.Config.Files {
+				if a, ok := rs.addrs[uint32(i)]; ok {
+					rc.OnListen(uint32(i), f.Name, a)
+				}
+			}
+		}
+	}
+	if len(rc.Mounts) > 0 || len(mounts) > 0 {
 		fsc := wazero.NewFSConfig()
+		for i, pm := range mounts {
+			fsc = fsc.WithFSMount(pm, fmt.Sprintf("/.keep/socket-fd-%d", i+3))
+		}
 		for _, mt := range rc.Mounts {
 			if mt.ReadOnly {
 				fsc = fsc.WithReadOnlyDirMount(mt.Host, mt.Guest)

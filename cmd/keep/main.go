@@ -10,6 +10,7 @@ import (
 	"io"
 	iofs "io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keepwasm/keep/keeps"
+	"github.com/keepwasm/keep/keeps/sim"
 	"github.com/keepwasm/keep/runtime"
 )
 
@@ -201,6 +204,9 @@ func (c *cli) run(args []string) int {
 	path, guestArgs := fs.Arg(0), fs.Args()[1:]
 
 	rc := runtime.RunConfig{Args: guestArgs, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr}
+	rc.OnListen = func(fd uint32, name string, addr net.Addr) {
+		fmt.Fprintf(c.stderr, "keep: fd %d (%s): listening on %s\n", fd, name, addr)
+	}
 	for _, e := range envs {
 		k, v, ok := strings.Cut(e, "=")
 		if !ok || k == "" {
@@ -232,6 +238,13 @@ func (c *cli) run(args []string) int {
 		}
 		rc.Config = cfg
 		rc.Args = append(append([]string(nil), cfg.Args...), guestArgs...)
+		for _, f := range cfg.Files {
+			if f.Kind == runtime.KindListen && f.Prot == runtime.ProtTLS && rc.Attester == nil {
+				if rc.Attester, err = c.attester(); err != nil {
+					return c.exit(err)
+				}
+			}
+		}
 	}
 	wasm, err := runtime.ReadModule(path)
 	if err != nil {
@@ -289,6 +302,17 @@ func (c *cli) run(args []string) int {
 		return exitTrap
 	}
 	return c.exit(fmt.Errorf("%s: %w", path, err))
+}
+
+// attester returns the TEE backend for the keep's RA-TLS certificate.
+// Only the sim backend exists so far, and using it is never silent.
+func (c *cli) attester() (keeps.Attester, error) {
+	a, err := sim.NewAttester()
+	if err != nil {
+		return nil, err
+	}
+	c.log.Warn("no TEE backend: using sim; TLS listeners present SIMULATED evidence that verifiers refuse by default")
+	return a, nil
 }
 
 // signals cancels the run on SIGINT or SIGTERM. If the guest does not stop

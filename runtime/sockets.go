@@ -1,0 +1,195 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing/fstest"
+	"time"
+
+	"github.com/keepwasm/keep/keeps"
+	"github.com/keepwasm/keep/netattest"
+	"github.com/keepwasm/keep/wasi"
+)
+
+// dialTimeout bounds connecting a connect socket at start.
+const dialTimeout = 30 * time.Second
+
+// socketPlan is what a run's sockets need besides the config.
+type socketPlan struct {
+	cfg      *Config
+	attester keeps.Attester
+	digest   Digest
+	log      *slog.Logger
+}
+
+// Sockets holds a run's open sockets and the keep's identity.
+type runSockets struct {
+	sockets  *wasi.Sockets
+	identity *netattest.Identity
+	// Addrs are the listeners' bound addresses, by fd.
+	addrs map[uint32]net.Addr
+}
+
+// hasSockets reports whether the config declares listen or connect fds.
+func (c *Config) hasSockets() bool {
+	for _, f := range c.Files {
+		if f.Kind == KindListen || f.Kind == KindConnect {
+			return true
+		}
+	}
+	return false
+}
+
+// placeholderMounts returns empty directories to preopen in wazero at each
+// socket position (3 .. len(Files)-1), so that wazero never gives those fd
+// numbers to anything else. Keep's WASI layer answers for them.
+func (c *Config) placeholderMounts() []fs.FS {
+	var out []fs.FS
+	for i := 3; i < len(c.Files); i++ {
+		out = append(out, fstest.MapFS{})
+	}
+	return out
+}
+
+// open binds listeners and dials connections. On error, everything opened
+// so far is closed.
+func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
+	rs := &runSockets{addrs: map[uint32]net.Addr{}}
+	var ls []wasi.Listener
+	var cs []wasi.Conn
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for _, c := range closers {
+				c()
+			}
+		}
+	}()
+	needIdentity := false
+	for _, f := range p.cfg.Files {
+		if f.Kind == KindListen && f.Prot == ProtTLS {
+			needIdentity = true
+		}
+	}
+	if needIdentity {
+		if p.attester == nil {
+			return nil, errors.New("a TLS listener needs an attester (TEE backend)")
+		}
+		opts := netattest.IssueOptions{ModuleDigest: p.digest[:], ConfigDigest: p.cfg.Digest[:], DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
+		id, err := netattest.Issue(ctx, p.attester, opts)
+		if err != nil {
+			return nil, fmt.Errorf("issuing the keep's RA-TLS certificate: %w", err)
+		}
+		rs.identity = id
+		p.log.Info("RA-TLS certificate issued", "tee", id.TEE, "module", p.digest.String(), "fingerprint", fmt.Sprintf("%x", sha256Sum(id.Certificate.Raw)))
+	}
+	for i, f := range p.cfg.Files {
+		fd := uint32(i)
+		where := func(err error) error {
+			return &ConfigError{Path: p.cfg.Path, Line: f.Line, Msg: fmt.Sprintf("files[%d] (%s %s): %v", i, f.Kind, f.Name, err)}
+		}
+		switch f.Kind {
+		case KindListen:
+			addr := net.JoinHostPort(f.Addr, strconv.Itoa(int(f.Port)))
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return nil, where(err)
+			}
+			closers = append(closers, ln.Close)
+			rs.addrs[fd] = ln.Addr()
+			if f.Prot == ProtTLS {
+				tc, err := p.serverTLS(rs.identity, f)
+				if err != nil {
+					return nil, where(err)
+				}
+				ln = tls.NewListener(ln, tc)
+			}
+			p.log.Info("listening", "fd", fd, "name", f.Name, "prot", f.Prot, "addr", rs.addrs[fd].String())
+			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout})
+		case KindConnect:
+			conn, err := p.dial(ctx, f)
+			if err != nil {
+				return nil, where(err)
+			}
+			closers = append(closers, conn.Close)
+			p.log.Info("connected", "fd", fd, "name", f.Name, "prot", f.Prot, "remote", conn.RemoteAddr().String())
+			cs = append(cs, wasi.Conn{FD: fd, Name: f.Name, Conn: conn})
+		}
+	}
+	rs.sockets = wasi.NewSockets(ls, cs, p.log)
+	return rs, nil
+}
+
+func (p socketPlan) path(rel string) string {
+	if filepath.IsAbs(rel) || p.cfg.Path == "" {
+		return rel
+	}
+	return filepath.Join(filepath.Dir(p.cfg.Path), rel)
+}
+
+// serverTLS is the tls.Config of a TLS listener: the keep's RA-TLS
+// identity, and client authentication as configured.
+func (p socketPlan) serverTLS(id *netattest.Identity, f File) (*tls.Config, error) {
+	switch f.ClientAuth {
+	case "attested":
+		policy := &netattest.Policy{}
+		if f.ClientPolicy != "" {
+			var err error
+			if policy, err = netattest.LoadPolicy(p.path(f.ClientPolicy)); err != nil {
+				return nil, fmt.Errorf("client_policy: %w", err)
+			}
+		}
+		return netattest.ServerConfig(id, netattest.NewVerifier(policy, netattest.Options{})), nil
+	case "ca":
+		pemData, err := os.ReadFile(p.path(f.ClientCA))
+		if err != nil {
+			return nil, fmt.Errorf("client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemData) {
+			return nil, fmt.Errorf("client_ca %s: no PEM certificates", f.ClientCA)
+		}
+		c := netattest.ServerConfig(id, nil)
+		c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, pool
+		return c, nil
+	}
+	return netattest.ServerConfig(id, nil), nil
+}
+
+// dial connects a connect socket: plain TCP, TLS checked against a policy
+// (keep-to-keep), or TLS checked with the web PKI.
+func (p socketPlan) dial(ctx context.Context, f File) (net.Conn, error) {
+	host := f.Host
+	if host == "localhost" { // as Enarx: localhost means 127.0.0.1
+		host = "127.0.0.1"
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(int(f.Port)))
+	d := &net.Dialer{Timeout: dialTimeout}
+	if f.Prot == ProtTCP {
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	var tc *tls.Config
+	if f.Policy != "" {
+		policy, err := netattest.LoadPolicy(p.path(f.Policy))
+		if err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
+		tc = netattest.NewVerifier(policy, netattest.Options{}).ClientConfig(nil)
+	} else {
+		tc = &tls.Config{ServerName: f.Host, MinVersion: tls.VersionTLS12}
+	}
+	td := &tls.Dialer{NetDialer: d, Config: tc}
+	return td.DialContext(ctx, "tcp", addr)
+}
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

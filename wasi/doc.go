@@ -1,0 +1,27 @@
+// Package wasi is Keep's socket layer over wazero's WASI preview1.
+//
+// wazero implements WASI preview1 well, but its sockets only take a
+// host:port and call net.Listen themselves, it has no outgoing connections,
+// and its poll_oneoff reports non-blocking sockets as always ready (an idle
+// Go guest spins). This package registers its own
+// "wasi_snapshot_preview1" host module whose functions handle the socket
+// fds Keep owns and call wazero's own implementation, with the same module
+// and stack, for every other fd. Sockets are fed with any net.Listener or
+// net.Conn, so TLS (crypto/tls, in the keep's process) needs no plaintext
+// hop.
+//
+// File descriptor numbers: Keep's socket fds sit at their Enarx.toml
+// positions. wazero gives every preopen the next fd number, so the runtime
+// preopens an empty placeholder directory at each socket position; wazero
+// then never hands those numbers out, and this layer answers for them.
+// Accepted connections get numbers from AcceptedFDBase up, far above the
+// small numbers wazero allocates (lowest free first) for files the guest
+// opens; the two ranges never meet (see docs/RATIONALE.md, "Sockets").
+//
+// Readiness: each socket has a goroutine that accepts or reads ahead into a
+// bounded buffer and wakes the guest's poll_oneoff, which blocks for real
+// until a socket is ready, a clock subscription expires, or the run ends.
+//
+// It imports wazero and the standard library only; it must not import
+// runtime, netattest or cmd/keep.
+package wasi

@@ -1,0 +1,565 @@
+package wasi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// AcceptedFDBase is the first fd number given to accepted connections (when
+// no closed socket position is free for reuse).
+const AcceptedFDBase = 1 << 16
+
+// Listener is a listening socket for the guest at fd FD.
+type Listener struct {
+	FD       uint32
+	Name     string
+	Listener net.Listener
+	// MaxConns bounds concurrent connections (default DefaultMaxConns).
+	MaxConns int
+	// HandshakeTimeout bounds each TLS handshake (default
+	// DefaultHandshakeTimeout). It applies when Listener yields *tls.Conn.
+	HandshakeTimeout time.Duration
+}
+
+// Conn is a connected socket for the guest at fd FD.
+type Conn struct {
+	FD   uint32
+	Name string
+	Conn net.Conn
+}
+
+// Sockets is the socket state of one run: the fds Keep owns.
+type Sockets struct {
+	wake chan struct{}
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	fds  map[int32]sock
+	free []int32 // closed socket positions, reusable for accepted conns
+	next int32
+}
+
+// NewSockets returns the socket state for a run; it starts accepting and
+// reading at once. Close it when the run ends.
+//
+// The listen and connect fds start in non-blocking mode, as the fds a Go
+// program's net package makes itself: Go's os.NewFile keeps the mode it
+// finds, and only a non-blocking fd goes to its poller, so an ordinary Go
+// guest (net.FileListener(os.NewFile(3, ""))) serves many connections at
+// once. A C guest that wants blocking calls clears O_NONBLOCK with fcntl,
+// as it would on a socket it inherited.
+func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Sockets{wake: make(chan struct{}, 1), log: log, fds: map[int32]sock{}, next: AcceptedFDBase}
+	for _, l := range ls {
+		s.fds[int32(l.FD)] = newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, s.notify, log)
+	}
+	for _, c := range cs {
+		k := newConnSock(c.Conn, s.notify, nil)
+		k.setNonblock(true)
+		s.fds[int32(c.FD)] = k
+	}
+	return s
+}
+
+func (s *Sockets) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close closes every socket.
+func (s *Sockets) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for fd, k := range s.fds {
+		errs = append(errs, k.close())
+		delete(s.fds, fd)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Sockets) get(fd int32) sock {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fds[fd]
+}
+
+func (s *Sockets) add(k sock) int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var fd int32
+	if n := len(s.free); n > 0 {
+		fd, s.free = s.free[n-1], s.free[:n-1]
+	} else {
+		fd = s.next
+		s.next++
+	}
+	s.fds[fd] = k
+	return fd
+}
+
+func (s *Sockets) remove(fd int32) sock {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.fds[fd]
+	delete(s.fds, fd)
+	if k != nil {
+		s.free = append(s.free, fd)
+	}
+	return k
+}
+
+// wait blocks until a socket wakes the guest, d passes (d < 0: no limit),
+// or ctx ends; then the guest is stopped.
+func (s *Sockets) wait(ctx context.Context, d time.Duration) {
+	var timer <-chan time.Time
+	if d >= 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-s.wake:
+	case <-timer:
+	case <-ctx.Done():
+		stop(ctx)
+	}
+}
+
+// stop ends the guest because its run's context ended: wazero turns this
+// panic, raised in a host function, into the module's exit.
+func stop(ctx context.Context) {
+	code := sys.ExitCodeContextCanceled
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		code = sys.ExitCodeDeadlineExceeded
+	}
+	panic(sys.NewExitError(code))
+}
+
+type ctxKey struct{}
+
+// WithSockets returns a context that gives the run's host functions s.
+// Without it, Keep's WASI module behaves exactly like wazero's.
+func WithSockets(ctx context.Context, s *Sockets) context.Context {
+	return context.WithValue(ctx, ctxKey{}, s)
+}
+
+func fromContext(ctx context.Context) *Sockets {
+	s, _ := ctx.Value(ctxKey{}).(*Sockets)
+	return s
+}
+
+// hostFn is one of wazero's WASI functions.
+type hostFn struct {
+	fn      api.GoModuleFunction
+	params  []api.ValueType
+	results []api.ValueType
+	names   []string
+}
+
+// Instantiate registers Keep's "wasi_snapshot_preview1" in r: wazero's
+// implementation, with the functions that take fds wrapped so that Keep's
+// sockets are handled here.
+func Instantiate(ctx context.Context, r wazero.Runtime) (api.Closer, error) {
+	// Compile wazero's own module to reach the Go implementation of each
+	// function.
+	b := r.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
+	compiled, err := b.Compile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	orig := map[string]hostFn{}
+	for name, def := range compiled.ExportedFunctions() {
+		fn, ok := def.GoFunction().(api.GoModuleFunction)
+		if !ok {
+			return nil, fmt.Errorf("wazero's %s is not a GoModuleFunction", name)
+		}
+		orig[name] = hostFn{fn, def.ParamTypes(), def.ResultTypes(), def.ParamNames()}
+	}
+	compiled.Close(ctx)
+
+	out := r.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
+	for name, h := range orig {
+		fn := h.fn
+		if w := wrap(name, h.fn, orig["fd_close"].fn); w != nil {
+			fn = w
+		}
+		out.NewFunctionBuilder().WithGoModuleFunction(fn, h.params, h.results).WithParameterNames(h.names...).Export(name)
+	}
+	return out.Instantiate(ctx)
+}
+
+// fdParams gives, for each WASI function that takes fds, the index of each
+// fd parameter and the errno it returns when an fd is a socket and the
+// function has no meaning for sockets.
+var fdParams = map[string]struct {
+	idx   []int
+	errno uint64
+}{
+	"fd_advise":               {[]int{0}, errnoNotsup},
+	"fd_allocate":             {[]int{0}, errnoNotsup},
+	"fd_datasync":             {[]int{0}, errnoInval},
+	"fd_fdstat_set_rights":    {[]int{0}, errnoNotsup},
+	"fd_filestat_set_size":    {[]int{0}, errnoInval},
+	"fd_filestat_set_times":   {[]int{0}, errnoNotsup},
+	"fd_pread":                {[]int{0}, errnoSpipe},
+	"fd_pwrite":               {[]int{0}, errnoSpipe},
+	"fd_prestat_get":          {[]int{0}, errnoBadf}, // a socket is not a preopened dir
+	"fd_prestat_dir_name":     {[]int{0}, errnoBadf},
+	"fd_readdir":              {[]int{0}, errnoNotdir},
+	"fd_seek":                 {[]int{0}, errnoSpipe},
+	"fd_sync":                 {[]int{0}, errnoInval},
+	"fd_tell":                 {[]int{0}, errnoSpipe},
+	"path_create_directory":   {[]int{0}, errnoNotdir},
+	"path_filestat_get":       {[]int{0}, errnoNotdir},
+	"path_filestat_set_times": {[]int{0}, errnoNotdir},
+	"path_link":               {[]int{0, 4}, errnoNotdir},
+	"path_open":               {[]int{0}, errnoNotdir},
+	"path_readlink":           {[]int{0}, errnoNotdir},
+	"path_remove_directory":   {[]int{0}, errnoNotdir},
+	"path_rename":             {[]int{0, 3}, errnoNotdir},
+	"path_symlink":            {[]int{2}, errnoNotdir},
+	"path_unlink_file":        {[]int{0}, errnoNotdir},
+}
+
+const errnoSpipe = 70 // "errno": spipe (invalid seek)
+
+// handlers are Keep's implementations for socket fds; they run only when
+// the fd (the first parameter) is one of Keep's.
+var handlers = map[string]func(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64{
+	"fd_close":            fdClose,
+	"fd_fdstat_get":       fdFdstatGet,
+	"fd_fdstat_set_flags": fdFdstatSetFlags,
+	"fd_filestat_get":     fdFilestatGet,
+	"fd_read":             fdRead,
+	"fd_write":            fdWrite,
+	"sock_accept":         sockAccept,
+	"sock_recv":           sockRecv,
+	"sock_send":           sockSend,
+	"sock_shutdown":       sockShutdown,
+}
+
+func wrap(name string, orig, wazeroClose api.GoModuleFunction) api.GoModuleFunction {
+	switch {
+	case name == "poll_oneoff":
+		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+			s := fromContext(ctx)
+			if s == nil || !s.pollInvolves(mod, stack) {
+				orig.Call(ctx, mod, stack)
+				return
+			}
+			stack[0] = s.pollOneoff(ctx, mod, stack)
+		})
+	case name == "fd_renumber":
+		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+			s := fromContext(ctx)
+			if s == nil {
+				orig.Call(ctx, mod, stack)
+				return
+			}
+			from, to := int32(stack[0]), int32(stack[1])
+			kf, kt := s.get(from), s.get(to)
+			switch {
+			case kf == nil && kt == nil:
+				orig.Call(ctx, mod, stack)
+			case kf == nil || kt == nil:
+				stack[0] = errnoNotsup // between a socket and a wazero fd
+			default:
+				stack[0] = s.renumber(from, to)
+			}
+		})
+	case handlers[name] != nil:
+		h := handlers[name]
+		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+			s := fromContext(ctx)
+			if s != nil {
+				if k := s.get(int32(stack[0])); k != nil {
+					stack[0] = h(ctx, s, k, mod, stack)
+					return
+				}
+			}
+			orig.Call(ctx, mod, stack)
+		})
+	}
+	p, ok := fdParams[name]
+	if !ok {
+		return nil
+	}
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		if s := fromContext(ctx); s != nil {
+			for _, i := range p.idx {
+				if s.get(int32(stack[i])) != nil {
+					stack[0] = p.errno
+					return
+				}
+			}
+			if name == "path_open" {
+				s.pathOpen(ctx, orig, wazeroClose, mod, stack)
+				return
+			}
+		}
+		orig.Call(ctx, mod, stack)
+	})
+}
+
+// pathOpen calls wazero's path_open and makes sure the fd it allocated is
+// not one of Keep's (which cannot happen below AcceptedFDBase unless the
+// guest holds tens of thousands of files open).
+func (s *Sockets) pathOpen(ctx context.Context, orig, wazeroClose api.GoModuleFunction, mod api.Module, stack []uint64) {
+	resultFD := uint32(stack[8])
+	orig.Call(ctx, mod, stack)
+	if stack[0] != errnoSuccess {
+		return
+	}
+	fd, ok := mod.Memory().ReadUint32Le(resultFD)
+	if ok && s.get(int32(fd)) != nil {
+		s.log.Error("wazero allocated an fd Keep owns; refusing the open", "fd", fd)
+		wazeroClose.Call(ctx, mod, []uint64{uint64(fd)})
+		stack[0] = 33 // "errno": mfile
+	}
+}
+
+func (s *Sockets) renumber(from, to int32) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.fds[from]
+	if old := s.fds[to]; old != nil && old != k {
+		old.close()
+	}
+	delete(s.fds, from)
+	s.fds[to] = k
+	s.free = append(s.free, from)
+	return errnoSuccess
+}
+
+// ---- handlers ----
+
+func fdClose(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
+	s.remove(int32(stack[0]))
+	k.close()
+	return errnoSuccess
+}
+
+// fd_fdstat_get(fd, result.fdstat): filetype, flags, rights.
+func fdFdstatGet(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
+	var b [24]byte
+	b[0] = filetypeSocketStream
+	if k.nonblocking() {
+		b[2] = fdflagNonblock
+	}
+	le64(b[8:], rightsSocket)
+	le64(b[16:], rightsSocket)
+	if !mod.Memory().Write(uint32(stack[1]), b[:]) {
+		return errnoFault
+	}
+	return errnoSuccess
+}
+
+func fdFdstatSetFlags(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
+	flags := uint16(stack[1])
+	if flags&^fdflagNonblock != 0 {
+		return errnoNotsup // append, dsync, rsync, sync mean nothing for a socket
+	}
+	k.setNonblock(flags&fdflagNonblock != 0)
+	return errnoSuccess
+}
+
+// fd_filestat_get(fd, result.filestat): 64 bytes, only the filetype set.
+func fdFilestatGet(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
+	var b [64]byte
+	b[16] = filetypeSocketStream
+	if !mod.Memory().Write(uint32(stack[1]), b[:]) {
+		return errnoFault
+	}
+	return errnoSuccess
+}
+
+// readIovecs returns the guest buffers an iovec array names.
+func readIovecs(mem api.Memory, iovs, n uint32) ([][]byte, bool) {
+	if n > 1024 {
+		return nil, false
+	}
+	bufs := make([][]byte, 0, n)
+	for i := uint32(0); i < n; i++ {
+		off, ok1 := mem.ReadUint32Le(iovs + 8*i)
+		l, ok2 := mem.ReadUint32Le(iovs + 8*i + 4)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		b, ok := mem.Read(off, l)
+		if !ok {
+			return nil, false
+		}
+		bufs = append(bufs, b)
+	}
+	return bufs, true
+}
+
+// recv reads into the guest's iovecs, blocking unless the socket is
+// non-blocking.
+func (s *Sockets) recv(ctx context.Context, k sock, mod api.Module, iovs, n uint32, peek bool) (uint32, uint64) {
+	c, ok := k.(*connSock)
+	if !ok {
+		return 0, errnoNotconn // a listener
+	}
+	bufs, ok := readIovecs(mod.Memory(), iovs, n)
+	if !ok {
+		return 0, errnoFault
+	}
+	for {
+		m, err := c.read(bufs, peek)
+		switch {
+		case m > 0:
+			return uint32(m), errnoSuccess
+		case errors.Is(err, io.EOF):
+			return 0, errnoSuccess
+		case err != nil:
+			return 0, errnoConnreset
+		case c.nonblocking():
+			return 0, errnoAgain
+		}
+		s.wait(ctx, -1)
+	}
+}
+
+// fd_read(fd, iovs, iovs_len, result.nread)
+func fdRead(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
+	n, errno := s.recv(ctx, k, mod, uint32(stack[1]), uint32(stack[2]), false)
+	if errno == errnoSuccess && !mod.Memory().WriteUint32Le(uint32(stack[3]), n) {
+		return errnoFault
+	}
+	return errno
+}
+
+// sock_recv(fd, ri_data, ri_data_len, ri_flags, result.ro_datalen, result.ro_flags)
+func sockRecv(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
+	flags := uint16(stack[3])
+	if flags&^(riflagRecvPeek|riflagRecvWaitall) != 0 {
+		return errnoNotsup
+	}
+	n, errno := s.recv(ctx, k, mod, uint32(stack[1]), uint32(stack[2]), flags&riflagRecvPeek != 0)
+	if errno != errnoSuccess {
+		return errno
+	}
+	mem := mod.Memory()
+	if !mem.WriteUint32Le(uint32(stack[4]), n) || !mem.WriteUint16Le(uint32(stack[5]), 0) {
+		return errnoFault
+	}
+	return errnoSuccess
+}
+
+func (s *Sockets) send(k sock, mod api.Module, iovs, n uint32) (uint32, uint64) {
+	c, ok := k.(*connSock)
+	if !ok {
+		return 0, errnoNotconn
+	}
+	bufs, ok := readIovecs(mod.Memory(), iovs, n)
+	if !ok {
+		return 0, errnoFault
+	}
+	total := uint32(0)
+	for _, b := range bufs {
+		m, err := c.write(b)
+		total += uint32(m)
+		if err != nil {
+			if total > 0 {
+				return total, errnoSuccess
+			}
+			return 0, errnoPipe
+		}
+	}
+	return total, errnoSuccess
+}
+
+// fd_write(fd, iovs, iovs_len, result.nwritten)
+func fdWrite(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
+	n, errno := s.send(k, mod, uint32(stack[1]), uint32(stack[2]))
+	if errno == errnoSuccess && !mod.Memory().WriteUint32Le(uint32(stack[3]), n) {
+		return errnoFault
+	}
+	return errno
+}
+
+// sock_send(fd, si_data, si_data_len, si_flags, result.so_datalen)
+func sockSend(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
+	if stack[3] != 0 {
+		return errnoNotsup
+	}
+	n, errno := s.send(k, mod, uint32(stack[1]), uint32(stack[2]))
+	if errno == errnoSuccess && !mod.Memory().WriteUint32Le(uint32(stack[4]), n) {
+		return errnoFault
+	}
+	return errno
+}
+
+// sock_accept(fd, flags, result.fd)
+func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
+	l, ok := k.(*listenSock)
+	if !ok {
+		return errnoInval // not listening
+	}
+	flags := uint16(stack[1])
+	if flags&^fdflagNonblock != 0 {
+		return errnoNotsup
+	}
+	for {
+		c, err := l.accept()
+		if c != nil {
+			cs := newConnSock(c, s.notify, l.release)
+			cs.setNonblock(flags&fdflagNonblock != 0)
+			fd := s.add(cs)
+			if !mod.Memory().WriteUint32Le(uint32(stack[2]), uint32(fd)) {
+				s.remove(fd)
+				cs.close()
+				return errnoFault
+			}
+			return errnoSuccess
+		}
+		if err != nil {
+			return errnoIo
+		}
+		if l.nonblocking() {
+			return errnoAgain
+		}
+		s.wait(ctx, -1)
+	}
+}
+
+// sock_shutdown(fd, how)
+func sockShutdown(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
+	how := uint8(stack[1])
+	if how == 0 || how&^(sdflagRd|sdflagWr) != 0 {
+		return errnoInval
+	}
+	c, ok := k.(*connSock)
+	if !ok {
+		return errnoNotconn
+	}
+	if err := c.shutdown(how&sdflagRd != 0, how&sdflagWr != 0); err != nil {
+		return errnoIo
+	}
+	return errnoSuccess
+}
+
+func le64(b []byte, v uint64) {
+	for i := 0; i < 8; i++ {
+		b[i] = byte(v >> (8 * i))
+	}
+}

@@ -1,0 +1,142 @@
+package wasi
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Sizes of poll_oneoff's records ("subscription" and "event" in the WASI
+// snapshot-01 witx).
+const (
+	subscriptionSize = 48
+	eventSize        = 32
+	maxSubscriptions = 4096
+)
+
+type subscription struct {
+	userdata uint64
+	tag      byte
+	fd       int32         // fd_read, fd_write
+	timeout  time.Duration // clock; relative
+	abstime  bool
+}
+
+func readSubscriptions(mem api.Memory, in, n uint32) ([]subscription, bool) {
+	buf, ok := mem.Read(in, n*subscriptionSize)
+	if !ok {
+		return nil, false
+	}
+	subs := make([]subscription, n)
+	for i := range subs {
+		b := buf[i*subscriptionSize:]
+		s := &subs[i]
+		s.userdata = binary.LittleEndian.Uint64(b)
+		s.tag = b[8]
+		switch s.tag {
+		case eventtypeClock:
+			s.timeout = time.Duration(binary.LittleEndian.Uint64(b[24:]))
+			s.abstime = binary.LittleEndian.Uint16(b[40:])&subclockflagAbstime != 0
+		case eventtypeFdRead, eventtypeFdWrite:
+			s.fd = int32(binary.LittleEndian.Uint32(b[16:]))
+		}
+	}
+	return subs, true
+}
+
+// pollInvolves reports whether a poll_oneoff call names one of Keep's
+// sockets; if not, wazero's implementation handles it unchanged.
+func (s *Sockets) pollInvolves(mod api.Module, stack []uint64) bool {
+	in, n := uint32(stack[0]), uint32(stack[2])
+	if n == 0 || n > maxSubscriptions {
+		return false
+	}
+	subs, ok := readSubscriptions(mod.Memory(), in, n)
+	if !ok {
+		return false
+	}
+	for _, sub := range subs {
+		if sub.tag != eventtypeClock && s.get(sub.fd) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// pollOneoff(in, out, nsubscriptions, result.nevents) for a set that names
+// Keep's sockets. It reports every ready subscription; if none is ready it
+// blocks until a socket wakes it, the earliest clock subscription expires,
+// or the run ends. fds that are not sockets (files, stdio) are reported
+// ready at once, as wazero does for them.
+func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64) uint64 {
+	in, out, n, resultN := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
+	mem := mod.Memory()
+	subs, ok := readSubscriptions(mem, in, n)
+	if !ok {
+		return errnoFault
+	}
+	start := time.Now()
+	for {
+		var events []byte
+		next := time.Duration(-1) // time until the earliest clock fires
+		for _, sub := range subs {
+			var ev [eventSize]byte
+			binary.LittleEndian.PutUint64(ev[:], sub.userdata)
+			ev[10] = sub.tag
+			ready := false
+			switch sub.tag {
+			case eventtypeClock:
+				if sub.abstime {
+					binary.LittleEndian.PutUint16(ev[8:], errnoNotsup)
+					ready = true
+					break
+				}
+				left := sub.timeout - time.Since(start)
+				if left <= 0 {
+					ready = true
+				} else if next < 0 || left < next {
+					next = left
+				}
+			case eventtypeFdRead, eventtypeFdWrite:
+				k := s.get(sub.fd)
+				switch {
+				case k == nil:
+					ready = true // a wazero fd: files and stdio are always ready
+				case sub.tag == eventtypeFdWrite:
+					_, isConn := k.(*connSock)
+					ready = true
+					if !isConn {
+						binary.LittleEndian.PutUint16(ev[8:], errnoNotsup)
+					}
+				default:
+					ready = k.readable()
+					if c, isConn := k.(*connSock); ready && isConn {
+						c.mu.Lock()
+						avail := len(c.buf) - c.off
+						hup := avail == 0 && c.err != nil
+						c.mu.Unlock()
+						binary.LittleEndian.PutUint64(ev[16:], uint64(avail))
+						if hup {
+							binary.LittleEndian.PutUint16(ev[24:], eventrwflagHangup)
+						}
+					}
+				}
+			default:
+				binary.LittleEndian.PutUint16(ev[8:], errnoInval)
+				ready = true
+			}
+			if ready {
+				events = append(events, ev[:]...)
+			}
+		}
+		if len(events) > 0 {
+			if !mem.Write(out, events) || !mem.WriteUint32Le(resultN, uint32(len(events)/eventSize)) {
+				return errnoFault
+			}
+			return errnoSuccess
+		}
+		s.wait(ctx, next)
+	}
+}

@@ -1,0 +1,292 @@
+package wasi
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// readBufSize is how much a connection reads ahead for the guest.
+const readBufSize = 64 << 10
+
+// Defaults for listeners.
+const (
+	// DefaultMaxConns bounds a listener's concurrent connections.
+	DefaultMaxConns = 1024
+	// DefaultHandshakeTimeout bounds a TLS handshake on a listener.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// acceptBacklog is how many ready connections wait for sock_accept.
+	acceptBacklog = 128
+)
+
+// sock is a socket fd Keep owns.
+type sock interface {
+	readable() bool // data, a connection, EOF or an error is waiting
+	setNonblock(bool)
+	nonblocking() bool
+	close() error
+}
+
+// listenSock is a listening socket. A goroutine accepts connections (and
+// completes TLS handshakes, under a timeout) ahead of the guest, up to the
+// listener's connection limit, and queues them for sock_accept.
+type listenSock struct {
+	ln        net.Listener
+	name      string
+	queue     chan net.Conn
+	slots     chan struct{} // one token per open connection
+	hsTimeout time.Duration
+	wake      func()
+	log       *slog.Logger
+	done      chan struct{}
+
+	mu       sync.Mutex
+	nonblock bool
+	err      error // accept failed for good
+	closed   bool
+}
+
+func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Duration, wake func(), log *slog.Logger) *listenSock {
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
+	}
+	if hsTimeout <= 0 {
+		hsTimeout = DefaultHandshakeTimeout
+	}
+	l := &listenSock{
+		ln: ln, name: name, queue: make(chan net.Conn, acceptBacklog),
+		slots: make(chan struct{}, maxConns), hsTimeout: hsTimeout,
+		wake: wake, log: log, done: make(chan struct{}),
+		nonblock: true, // see Sockets: fds Keep hands over start non-blocking
+	}
+	go l.loop()
+	return l
+}
+
+func (l *listenSock) loop() {
+	for {
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.done:
+			return
+		}
+		c, err := l.ln.Accept()
+		if err != nil {
+			<-l.slots
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			l.mu.Lock()
+			if !l.closed {
+				l.err = err
+				l.log.Warn("accept failed", "listener", l.name, "err", err)
+			}
+			l.mu.Unlock()
+			l.wake()
+			return
+		}
+		go l.admit(c)
+	}
+}
+
+// admit completes a TLS handshake, if any, and queues the connection.
+func (l *listenSock) admit(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), l.hsTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			l.log.Info("TLS handshake failed", "listener", l.name, "remote", c.RemoteAddr().String(), "err", err)
+			c.Close()
+			<-l.slots
+			return
+		}
+	}
+	select {
+	case l.queue <- c:
+		l.wake()
+	case <-l.done:
+		c.Close()
+		<-l.slots
+	}
+}
+
+// accept returns a queued connection, or nil if none is waiting.
+func (l *listenSock) accept() (net.Conn, error) {
+	select {
+	case c := <-l.queue:
+		return c, nil
+	default:
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return nil, l.err
+}
+
+func (l *listenSock) release() { <-l.slots }
+
+func (l *listenSock) readable() bool {
+	if len(l.queue) > 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err != nil
+}
+
+func (l *listenSock) setNonblock(b bool) { l.mu.Lock(); l.nonblock = b; l.mu.Unlock() }
+func (l *listenSock) nonblocking() bool  { l.mu.Lock(); defer l.mu.Unlock(); return l.nonblock }
+
+func (l *listenSock) close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	close(l.done)
+	err := l.ln.Close()
+	for {
+		select {
+		case c := <-l.queue:
+			c.Close()
+			<-l.slots
+		default:
+			return err
+		}
+	}
+}
+
+// connSock is a connected stream. A goroutine reads ahead into one buffer
+// while the guest drains the other, and wakes the guest when data, EOF or an
+// error arrives. Writes go straight to the connection.
+type connSock struct {
+	conn    net.Conn
+	wake    func()
+	release func() // frees the listener's connection slot, if any
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	buf      []byte // data for the guest: buf[off:]
+	off      int
+	spare    []byte
+	err      error // read error (io.EOF at the end), after buf drains
+	nonblock bool
+	closed   bool
+	rdShut   bool
+}
+
+func newConnSock(c net.Conn, wake, release func()) *connSock {
+	s := &connSock{conn: c, wake: wake, release: release, spare: make([]byte, readBufSize)}
+	s.cond = sync.NewCond(&s.mu)
+	go s.pump()
+	return s
+}
+
+func (s *connSock) pump() {
+	for {
+		s.mu.Lock()
+		for s.off < len(s.buf) && !s.closed {
+			s.cond.Wait()
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		rb := s.spare[:cap(s.spare)]
+		s.mu.Unlock()
+
+		n, err := s.conn.Read(rb)
+
+		s.mu.Lock()
+		s.spare, s.buf, s.off = s.buf[:0], rb[:n], 0
+		if s.spare == nil {
+			s.spare = make([]byte, readBufSize)
+		}
+		if err != nil && s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+		s.wake()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// read copies waiting data into bufs. It returns n > 0, or (0, io.EOF) at
+// the end, or (0, err), or (0, nil) when nothing is waiting yet.
+func (s *connSock) read(bufs [][]byte, peek bool) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rdShut {
+		return 0, io.EOF
+	}
+	n := 0
+	avail := s.buf[s.off:]
+	for _, b := range bufs {
+		m := copy(b, avail[n:])
+		n += m
+		if n == len(avail) {
+			break
+		}
+	}
+	if n > 0 {
+		if !peek {
+			s.off += n
+			if s.off == len(s.buf) {
+				s.cond.Signal()
+			}
+		}
+		return n, nil
+	}
+	return 0, s.err
+}
+
+func (s *connSock) readable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.off < len(s.buf) || s.err != nil || s.rdShut
+}
+
+func (s *connSock) write(b []byte) (int, error) { return s.conn.Write(b) }
+
+func (s *connSock) shutdown(rd, wr bool) error {
+	if rd {
+		s.mu.Lock()
+		s.rdShut = true
+		s.mu.Unlock()
+	}
+	if wr {
+		if cw, ok := s.conn.(interface{ CloseWrite() error }); ok {
+			return cw.CloseWrite()
+		}
+	}
+	return nil
+}
+
+func (s *connSock) setNonblock(b bool) { s.mu.Lock(); s.nonblock = b; s.mu.Unlock() }
+func (s *connSock) nonblocking() bool  { s.mu.Lock(); defer s.mu.Unlock(); return s.nonblock }
+
+func (s *connSock) close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	err := s.conn.Close()
+	if s.release != nil {
+		s.release()
+	}
+	return err
+}
