@@ -151,6 +151,17 @@ func (p *Policy) Validate() error {
 			}
 		}
 	}
+	// ISVPRODID and ISVSVN are 16-bit fields of the SGX report body. (The
+	// TOML decoder wraps a negative number into a huge uint64; this catches
+	// it too.)
+	for _, f := range []struct {
+		key string
+		v   *uint64
+	}{{"sgx.isv_prod_id", p.SGX.ISVProdID}, {"sgx.min_isv_svn", p.SGX.MinISVSVN}} {
+		if f.v != nil && *f.v > 0xffff {
+			return fmt.Errorf("%s: %d is out of range 0..65535", f.key, int64(*f.v))
+		}
+	}
 	for _, s := range p.TCBStatus {
 		if !slices.Contains(TCBStatuses, s) {
 			return fmt.Errorf("tcb_status: unknown status %q (want one of %s)", s, strings.Join(TCBStatuses, ", "))

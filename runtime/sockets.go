@@ -77,13 +77,13 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 	}()
 	needIdentity := false
 	for _, f := range p.cfg.Files {
-		if f.Kind == KindListen && f.Prot == ProtTLS {
-			needIdentity = true
+		if f.Prot == ProtTLS && (f.Kind == KindListen || f.Policy != "") {
+			needIdentity = true // served by listeners, presented to attested peers
 		}
 	}
 	if needIdentity {
 		if p.attester == nil {
-			return nil, errors.New("a TLS listener needs an attester (TEE backend)")
+			return nil, errors.New("a TLS listener or attested connect needs an attester (TEE backend)")
 		}
 		opts := netattest.IssueOptions{ModuleDigest: p.digest[:], ConfigDigest: p.cfg.Digest[:], DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
 		id, err := netattest.Issue(ctx, p.attester, opts)
@@ -117,7 +117,7 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 			p.log.Info("listening", "fd", fd, "name", f.Name, "prot", f.Prot, "addr", rs.addrs[fd].String())
 			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout})
 		case KindConnect:
-			conn, err := p.dial(ctx, f)
+			conn, err := p.dial(ctx, f, rs.identity)
 			if err != nil {
 				return nil, where(err)
 			}
@@ -168,7 +168,10 @@ func (p socketPlan) serverTLS(id *netattest.Identity, f File) (*tls.Config, erro
 
 // dial connects a connect socket: plain TCP, TLS checked against a policy
 // (keep-to-keep), or TLS checked with the web PKI.
-func (p socketPlan) dial(ctx context.Context, f File) (net.Conn, error) {
+//
+// An attested connect (one with a policy) presents the keep's own RA-TLS
+// certificate, so a peer keep with client_auth = "attested" can check it.
+func (p socketPlan) dial(ctx context.Context, f File, id *netattest.Identity) (net.Conn, error) {
 	host := f.Host
 	if host == "localhost" { // as Enarx: localhost means 127.0.0.1
 		host = "127.0.0.1"
@@ -184,7 +187,7 @@ func (p socketPlan) dial(ctx context.Context, f File) (net.Conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("policy: %w", err)
 		}
-		tc = netattest.NewVerifier(policy, netattest.Options{}).ClientConfig(nil)
+		tc = netattest.NewVerifier(policy, netattest.Options{}).ClientConfig(id)
 	} else {
 		tc = &tls.Config{ServerName: f.Host, MinVersion: tls.VersionTLS12}
 	}

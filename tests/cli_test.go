@@ -116,11 +116,10 @@ func TestCLIBadInput(t *testing.T) {
 			"args = []\nsteward = \"https://x\"\n")},
 			args: []string{"run", "--config", "c.toml", "hello.wasm"}, code: 125,
 			prefix: "c.toml:2: ", want: []string{"steward", "not supported"}},
-		{name: "config-listen-socket", files: []cliFile{helloFile, toml("c.toml",
-			"[[files]]\nkind = \"stdin\"\n[[files]]\nkind = \"stdout\"\n[[files]]\nkind = \"stderr\"\n"+
-				"[[files]]\nkind = \"listen\"\nprot = \"tcp\"\nname = \"l\"\nport = 8080\n")},
+		{name: "config-listen-socket-at-fd-1", files: []cliFile{helloFile, toml("c.toml",
+			"[[files]]\nkind = \"stdin\"\n[[files]]\nkind = \"listen\"\nprot = \"tcp\"\nname = \"l\"\nport = 8080\n")},
 			args: []string{"run", "--config", "c.toml", "hello.wasm"}, code: 125,
-			prefix: "c.toml:7: ", want: []string{"files[3]", "listen", "not supported yet"}},
+			prefix: "c.toml:3: ", want: []string{"files[1]", "fd 1", "not supported"}},
 
 		// Flags.
 		{name: "env-without-equals", files: []cliFile{helloFile},

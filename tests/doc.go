@@ -1,5 +1,6 @@
 // Package tests holds Keep's end-to-end tests: they build the keep binary
 // and run it as a user would (WASI conformance, exit codes, bad input).
 //
-// It imports nothing from Keep: everything goes through the CLI.
+// Everything a keep does goes through the CLI; a test may use the
+// netattest package as a client, as a user's program would.
 package tests

@@ -239,7 +239,8 @@ func (c *cli) run(args []string) int {
 		rc.Config = cfg
 		rc.Args = append(append([]string(nil), cfg.Args...), guestArgs...)
 		for _, f := range cfg.Files {
-			if f.Kind == runtime.KindListen && f.Prot == runtime.ProtTLS && rc.Attester == nil {
+			attested := f.Prot == runtime.ProtTLS && (f.Kind == runtime.KindListen || f.Policy != "")
+			if attested && rc.Attester == nil {
 				if rc.Attester, err = c.attester(); err != nil {
 					return c.exit(err)
 				}

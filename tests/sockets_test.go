@@ -1,0 +1,351 @@
+package tests
+
+import (
+	"bufio"
+	"crypto/sha512"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keepwasm/keep/netattest"
+)
+
+// runningKeep is a keep started in the background.
+type runningKeep struct {
+	cmd    *exec.Cmd
+	addrs  map[string]string // listener name → address
+	stderr *syncBuffer
+	done   chan struct{}
+	code   int
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listeningRE = regexp.MustCompile(`^keep: fd (\d+) \(([^)]*)\): listening on (\S+)$`)
+
+// startKeep starts `keep run args...` and waits until it reports as many
+// listeners as want (read from its stderr, so no sleeps or polling).
+func startKeep(t *testing.T, want int, args ...string) *runningKeep {
+	t.Helper()
+	cmd := exec.Command(keepBin, append([]string{"run"}, args...)...)
+	pr, pw := io.Pipe()
+	k := &runningKeep{cmd: cmd, addrs: map[string]string{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = pw
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		k.code = cmd.ProcessState.ExitCode()
+		pw.Close()
+		close(k.done)
+	}()
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		n := 0
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(k.stderr, line)
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				k.addrs[m[2]] = m[3]
+				if n++; n == want {
+					close(ready)
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-k.done
+	})
+	select {
+	case <-ready:
+	case <-k.done:
+		t.Fatalf("keep exited %d before listening:\n%s", k.code, k.stderr.String())
+	case <-time.After(60 * time.Second): // hang guard, not synchronisation
+		t.Fatalf("keep did not listen:\n%s", k.stderr.String())
+	}
+	return k
+}
+
+// wait waits for the keep to exit and returns its exit code.
+func (k *runningKeep) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-k.done:
+		return k.code
+	case <-time.After(60 * time.Second): // hang guard
+		t.Fatalf("keep did not exit:\n%s", k.stderr.String())
+		return -1
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func digestOf(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha512.Sum384(b)
+	return "sha384:" + hex.EncodeToString(d[:])
+}
+
+const stdio = `
+[[files]]
+kind = "stdin"
+[[files]]
+kind = "stdout"
+[[files]]
+kind = "stderr"
+`
+
+func listenConfig(prot, extra string) string {
+	return stdio + fmt.Sprintf(`
+[[files]]
+kind = "listen"
+prot = %q
+name = "ingest"
+addr = "127.0.0.1"
+port = 0
+%s`, prot, extra)
+}
+
+var otherHash = "sha384:" + strings.Repeat("00", 48)
+
+// The http guest behind a TLS listener: keep verify accepts the keep with
+// a policy pinning the module, an HTTPS request through the netattest
+// client reaches the guest, and a policy pinning another module fails.
+func TestSocketsHTTPOverRATLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	guest := buildGuest(t, "http")
+	cfg := writeFile(t, dir, "Enarx.toml", listenConfig("tls", ""))
+	k := startKeep(t, 1, "--config", cfg, guest)
+	addr := k.addrs["ingest"]
+
+	good := writeFile(t, dir, "good.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%q]\n", digestOf(t, guest)))
+	bad := writeFile(t, dir, "bad.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%q]\n", otherHash))
+	if r := keep(t, "", nil, "verify", "--policy", good, addr); r.code != 0 || !strings.Contains(r.stdout, "ACCEPTED") {
+		t.Fatalf("keep verify with the module pinned: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := keep(t, "", nil, "verify", "--policy", bad, addr); r.code != 1 || !strings.Contains(r.stdout, "module hash") {
+		t.Fatalf("keep verify with another module pinned: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Without allow_simulated, sim evidence is refused, with the reason.
+	if r := keep(t, "", nil, "verify", addr); r.code != 1 || !strings.Contains(r.stdout, "simulated") {
+		t.Fatalf("keep verify with the default policy: exit %d\n%s", r.code, r.stdout)
+	}
+
+	policy, err := netattest.LoadPolicy(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := netattest.NewVerifier(policy, netattest.Options{})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: v.ClientConfig(nil)}}
+	resp, err := client.Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "Hello from a keep!\n" {
+		t.Fatalf("GET / = %d %q", resp.StatusCode, body)
+	}
+	resp, err = client.Post("https://"+addr+"/echo", "application/json", strings.NewReader(`{"x":[1,2]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"echo":{"x":[1,2]}`) {
+		t.Fatalf("POST /echo = %q", body)
+	}
+
+	badPolicy, _ := netattest.LoadPolicy(bad)
+	strict := &http.Client{Transport: &http.Transport{TLSClientConfig: netattest.NewVerifier(badPolicy, netattest.Options{}).ClientConfig(nil)}}
+	if _, err := strict.Get("https://" + addr + "/"); err == nil || !strings.Contains(err.Error(), "module hash") {
+		t.Fatalf("GET with another module pinned: err = %v", err)
+	}
+}
+
+// Many concurrent connections to the Go echo guest over TCP, each echoed
+// back intact.
+func TestSocketsEchoTCP(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	guest := buildGuest(t, "echo")
+	k := startKeep(t, 1, "--config", writeFile(t, dir, "Enarx.toml", listenConfig("tcp", "")), guest)
+	echoMany(t, k.addrs["ingest"], nil, 50)
+}
+
+// echoMany opens n connections at once (TLS if tc is set) and checks that
+// each gets its own message back.
+func echoMany(t *testing.T, addr string, tc *tls.Config, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			var c io.ReadWriteCloser
+			var err error
+			if tc != nil {
+				c, err = tls.Dial("tcp", addr, tc)
+			} else {
+				c, err = net.Dial("tcp", addr)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			msg := fmt.Sprintf("message %d %s", i, strings.Repeat("x", i*100))
+			if _, err := io.WriteString(c, msg); err != nil {
+				errs <- err
+				return
+			}
+			buf := make([]byte, len(msg))
+			if _, err := io.ReadFull(c, buf); err != nil {
+				errs <- fmt.Errorf("conn %d: %v", i, err)
+				return
+			}
+			if string(buf) != msg {
+				errs <- fmt.Errorf("conn %d: got %q", i, buf[:20])
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// A C guest (wasi-libc, clang-14 --target=wasm32-wasi) accepts and echoes.
+func TestSocketsCEcho(t *testing.T) {
+	t.Parallel()
+	clang, err := exec.LookPath("clang-14")
+	if err != nil {
+		t.Fatal("this test needs clang-14 with wasi-libc (Debian: clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32; .ci/run installs them)")
+	}
+	dir := t.TempDir()
+	wasm := filepath.Join(dir, "echo_c.wasm")
+	if out, err := exec.Command(clang, "--target=wasm32-wasi", "-O2", "-o", wasm, filepath.Join(repoRoot, "tests", "testdata", "c", "echo.c")).CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, out)
+	}
+	k := startKeep(t, 1, "--config", writeFile(t, dir, "Enarx.toml", listenConfig("tcp", "")), wasm)
+	for i := 0; i < 3; i++ { // one at a time: the guest serves sequentially
+		echoMany(t, k.addrs["ingest"], nil, 1)
+	}
+}
+
+// Keep-to-keep: keep A (ping) connects with prot = "tls" to keep B (echo)
+// and gets through only when B's module hash matches A's policy; B
+// requires attested clients, so a client without an RA-TLS certificate is
+// refused.
+func TestKeepToKeep(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	echo, ping := buildGuest(t, "echo"), buildGuest(t, "ping")
+	writeFile(t, dir, "clients.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%q]\n", digestOf(t, ping)))
+	bCfg := writeFile(t, dir, "b.toml", listenConfig("tls", "client_auth = \"attested\"\nclient_policy = \"clients.toml\"\n"))
+	b := startKeep(t, 1, "--config", bCfg, echo)
+	addr := b.addrs["ingest"]
+	_, port, _ := strings.Cut(addr, ":")
+
+	connect := func(name, hash string) string {
+		writeFile(t, dir, name+"-policy.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%q]\n", hash))
+		return writeFile(t, dir, name+".toml", stdio+fmt.Sprintf(`
+[[files]]
+kind = "connect"
+prot = "tls"
+host = "127.0.0.1"
+name = "b"
+port = %s
+policy = "%s-policy.toml"
+`, port, name))
+	}
+	r := keep(t, "", nil, "run", "--config", connect("a", digestOf(t, echo)), ping, "hello", "keep")
+	if r.code != 0 || r.stdout != "reply: hello\nreply: keep\n" {
+		t.Fatalf("ping through an attested connection: exit %d\nstdout %q\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	r = keep(t, "", nil, "run", "--config", connect("a2", otherHash), ping)
+	if r.code != 125 || !strings.Contains(r.stderr, "module hash") {
+		t.Fatalf("ping with B's module not in the policy: exit %d, stderr %s", r.code, r.stderr)
+	}
+	// A TLS client without a certificate: B refuses the handshake.
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err == nil {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second)) // hang guard
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+	}
+	if err == nil {
+		t.Fatal("a client without an attested certificate was served")
+	}
+}
+
+// A keep whose guest waits in accept (poll_oneoff) stops on --timeout and
+// on SIGTERM/SIGINT with the documented exit codes.
+func TestSocketsStop(t *testing.T) {
+	t.Parallel()
+	guest := buildGuest(t, "http")
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "Enarx.toml", listenConfig("tcp", ""))
+	k := startKeep(t, 1, "--timeout", "3s", "--config", cfg, guest)
+	if code := k.wait(t); code != 124 {
+		t.Fatalf("--timeout: exit %d, want 124\n%s", code, k.stderr.String())
+	}
+	for _, sig := range []struct {
+		s    syscall.Signal
+		code int
+	}{{syscall.SIGTERM, 143}, {syscall.SIGINT, 130}} {
+		k := startKeep(t, 1, "--config", cfg, guest)
+		k.cmd.Process.Signal(sig.s)
+		if code := k.wait(t); code != sig.code {
+			t.Fatalf("%v: exit %d, want %d\n%s", sig.s, code, sig.code, k.stderr.String())
+		}
+		if strings.Contains(k.stderr.String(), "did not stop") {
+			t.Fatalf("%v: the guest did not stop by itself:\n%s", sig.s, k.stderr.String())
+		}
+	}
+}
