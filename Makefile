@@ -10,7 +10,7 @@ LDFLAGS  := -X github.com/keepwasm/keep/runtime.version=$(VERSION)
 GUESTS   := $(patsubst guests/%/main.go,$(BUILD)/%.wasm,$(wildcard guests/*/main.go))
 GOFILES  := $(shell find . -name '*.go' -not -path './build/*')
 
-.PHONY: all build guests run test check unit e2e fuzz bench-start clean
+.PHONY: all build guests run test check unit e2e fuzz bench bench-start clean
 
 all: build guests
 
@@ -48,6 +48,11 @@ e2e:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./runtime -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
+
+# bench: benchmarks and load scripts (not part of make test).
+bench: bench-start
+	bench/idle.sh
+	bench/load.sh
 
 # bench-start: cold vs cached start of the hello guest (not part of make test).
 bench-start:

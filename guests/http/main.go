@@ -10,9 +10,15 @@ import (
 	"net/http"
 	"os"
 	"sync/atomic"
+	"syscall"
 )
 
 func main() {
+	if os.Getenv("HTTP_SET_NONBLOCK") == "1" {
+		// wazero hands over its listener in blocking mode; a Go guest must
+		// switch it itself there (under Keep it already is non-blocking).
+		syscall.SetNonblock(3, true)
+	}
 	ln, err := net.FileListener(os.NewFile(3, "listen"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "http: fd 3 is not a listener:", err)
