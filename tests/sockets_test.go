@@ -349,3 +349,55 @@ func TestSocketsStop(t *testing.T) {
 		}
 	}
 }
+
+// Keep's socket fds and wazero's file fds never collide: a guest accepts
+// many connections while creating many files, keeps them all open, and
+// uses every one of them at the end.
+func TestSocketsManyFilesAndConns(t *testing.T) {
+	t.Parallel()
+	const n = 60
+	guest := filepath.Join(buildDir, "fdstress.wasm")
+	guestMu.Lock()
+	out, err := goBuild(guest, "./tests/testdata/guests/fdstress", []string{"GOOS=wasip1", "GOARCH=wasm"})
+	guestMu.Unlock()
+	if err != nil {
+		t.Fatalf("building fdstress: %v\n%s", err, out)
+	}
+	dir, data := t.TempDir(), t.TempDir()
+	cfg := writeFile(t, dir, "Enarx.toml", listenConfig("tcp", ""))
+	k := startKeep(t, 1, "--config", cfg, "--dir", data+":/data", guest, fmt.Sprint(n))
+	var conns []net.Conn
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", k.addrs["ingest"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, fmt.Sprintf("conn %d file-fd ", i)) {
+			t.Fatalf("conn %d: %q, %v\n%s", i, line, err, k.stderr.String())
+		}
+		conns = append(conns, &bufConn{c, r})
+	}
+	for i, c := range conns {
+		line, err := c.(*bufConn).r.ReadString('\n')
+		if err != nil || line != fmt.Sprintf("bye %d\n", i) {
+			t.Fatalf("conn %d at the end: %q, %v", i, line, err)
+		}
+	}
+	if code := k.wait(t); code != 0 {
+		t.Fatalf("guest exit %d\n%s", code, k.stderr.String())
+	}
+	for i := 0; i < n; i++ {
+		b, err := os.ReadFile(filepath.Join(data, fmt.Sprintf("f%d", i)))
+		if err != nil || string(b) != fmt.Sprintf("hello %d", i) {
+			t.Fatalf("file f%d: %q, %v", i, b, err)
+		}
+	}
+}
+
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
