@@ -1,0 +1,161 @@
+package wasi
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+)
+
+// waker returns a wake func and the channel it signals.
+func waker() (func(), chan struct{}) {
+	ch := make(chan struct{}, 1)
+	return func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}, ch
+}
+
+// waitFor blocks on wake until cond holds (a hang guard fails the test).
+func waitFor(t *testing.T, wake chan struct{}, cond func() bool) {
+	t.Helper()
+	guard := time.After(30 * time.Second)
+	for !cond() {
+		select {
+		case <-wake:
+		case <-guard:
+			t.Fatal("condition never held")
+		}
+	}
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// A listener admits at most MaxConns connections; closing one admits the
+// next.
+func TestListenerMaxConns(t *testing.T) {
+	wake, woke := waker()
+	ln := listen(t)
+	l := newListenSock(ln, "l", 2, time.Second, wake, discard)
+	defer l.close()
+	var clients []net.Conn
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	waitFor(t, woke, func() bool { return len(l.queue) == 2 })
+	if len(l.slots) != 2 {
+		t.Fatalf("%d slots taken, want 2", len(l.slots))
+	}
+	a, _ := l.accept()
+	b, _ := l.accept()
+	if a == nil || b == nil {
+		t.Fatal("two connections were queued but accept did not return them")
+	}
+	if c, _ := l.accept(); c != nil {
+		t.Fatal("a third connection was admitted beyond max_connections")
+	}
+	// The guest closes one: its slot frees, and the third is admitted.
+	cs := newConnSock(a, wake, l.release)
+	cs.close()
+	waitFor(t, woke, func() bool { return len(l.queue) == 1 })
+	b.Close()
+}
+
+// A TLS client that never completes its handshake is dropped after the
+// handshake timeout and never reaches the guest.
+func TestListenerHandshakeTimeout(t *testing.T) {
+	wake, _ := waker()
+	ln := listen(t)
+	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{testCert(t)}})
+	l := newListenSock(tl, "l", 4, 50*time.Millisecond, wake, discard)
+	defer l.close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // hang guard
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the silent client got data")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the keep never dropped the silent client")
+	}
+	if len(l.queue) != 0 {
+		t.Fatal("a connection that never finished its handshake was queued")
+	}
+}
+
+// A connection reads ahead; peek does not consume; EOF follows the data.
+func TestConnReadAheadPeekEOF(t *testing.T) {
+	wake, woke := waker()
+	a, b := net.Pipe()
+	c := newConnSock(a, wake, nil)
+	defer c.close()
+	go func() {
+		b.Write([]byte("hello"))
+		b.Close()
+	}()
+	waitFor(t, woke, c.readable)
+	buf := make([]byte, 3)
+	if n, err := c.read([][]byte{buf}, true); n != 3 || err != nil || string(buf) != "hel" {
+		t.Fatalf("peek = %d %q %v", n, buf, err)
+	}
+	b1, b2 := make([]byte, 2), make([]byte, 10)
+	if n, err := c.read([][]byte{b1, b2}, false); n != 5 || err != nil || string(b1)+string(b2[:3]) != "hello" {
+		t.Fatalf("read = %d %q %q %v", n, b1, b2, err)
+	}
+	waitFor(t, woke, c.readable)
+	if n, err := c.read([][]byte{buf}, false); n != 0 || err != io.EOF {
+		t.Fatalf("after the peer closed: %d, %v; want EOF", n, err)
+	}
+}
+
+// Sockets hands out closed positions again before the accepted range.
+func TestSocketsFDAllocation(t *testing.T) {
+	s := NewSockets(nil, nil, nil)
+	defer s.Close()
+	a, _ := net.Pipe()
+	fd1 := s.add(newConnSock(a, s.notify, nil))
+	if fd1 != AcceptedFDBase {
+		t.Fatalf("first accepted fd %d, want %d", fd1, AcceptedFDBase)
+	}
+	k := s.remove(fd1)
+	k.close()
+	b, _ := net.Pipe()
+	if fd2 := s.add(newConnSock(b, s.notify, nil)); fd2 != fd1 {
+		t.Fatalf("a freed fd was not reused: %d", fd2)
+	}
+}
+
+func testCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+var discard = slogDiscard()
