@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/keepwasm/keep/keeps"
@@ -167,17 +166,18 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 
 // checkImports gives a clear error for imports Keep cannot satisfy, before
 // wazero's own linker would.
-func checkImports(c wazero.CompiledModule, wasi api.Closer) error {
+func checkImports(c wazero.CompiledModule, host *keepwasi.Host) error {
 	provided := map[string]bool{}
-	if mod, ok := wasi.(api.Module); ok {
-		for n := range mod.ExportedFunctionDefinitions() {
-			provided[n] = true
-		}
+	for n := range host.WASI.ExportedFunctionDefinitions() {
+		provided[n] = true
 	}
 	for _, f := range c.ImportedFunctions() {
 		mod, name, _ := f.Import()
+		if mod == keepwasi.KeepModule && name == "peer_identity" {
+			continue
+		}
 		if mod != wasiModule {
-			return &LinkError{Msg: fmt.Sprintf("imports function %s.%s, but Keep provides only %s", mod, name, wasiModule)}
+			return &LinkError{Msg: fmt.Sprintf("imports function %s.%s, but Keep provides only %s and %s.peer_identity", mod, name, wasiModule, keepwasi.KeepModule)}
 		}
 		if !provided[name] {
 			return &LinkError{Msg: fmt.Sprintf("imports function %s.%s, which is not part of WASI preview1", mod, name)}

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -107,15 +109,19 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 			}
 			closers = append(closers, ln.Close)
 			rs.addrs[fd] = ln.Addr()
+			var identify func(net.Conn) []byte
 			if f.Prot == ProtTLS {
-				tc, err := p.serverTLS(rs.identity, f)
+				tc, v, err := p.serverTLS(rs.identity, f)
 				if err != nil {
 					return nil, where(err)
 				}
 				ln = tls.NewListener(ln, tc)
+				if f.ClientAuth != "" {
+					identify = peerIdentity(v)
+				}
 			}
 			p.log.Info("listening", "fd", fd, "name", f.Name, "prot", f.Prot, "addr", rs.addrs[fd].String())
-			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout})
+			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout, Identify: identify})
 		case KindConnect:
 			conn, err := p.dial(ctx, f, rs.identity)
 			if err != nil {
@@ -138,32 +144,89 @@ func (p socketPlan) path(rel string) string {
 }
 
 // serverTLS is the tls.Config of a TLS listener: the keep's RA-TLS
-// identity, and client authentication as configured.
-func (p socketPlan) serverTLS(id *netattest.Identity, f File) (*tls.Config, error) {
+// identity, and client authentication as configured. For attested clients
+// it also returns the Verifier that holds their verified claims.
+func (p socketPlan) serverTLS(id *netattest.Identity, f File) (*tls.Config, *netattest.Verifier, error) {
 	switch f.ClientAuth {
 	case "attested":
 		policy := &netattest.Policy{}
 		if f.ClientPolicy != "" {
 			var err error
 			if policy, err = netattest.LoadPolicy(p.path(f.ClientPolicy)); err != nil {
-				return nil, fmt.Errorf("client_policy: %w", err)
+				return nil, nil, fmt.Errorf("client_policy: %w", err)
 			}
 		}
-		return netattest.ServerConfig(id, netattest.NewVerifier(policy, netattest.Options{})), nil
+		v := netattest.NewVerifier(policy, netattest.Options{})
+		return netattest.ServerConfig(id, v), v, nil
 	case "ca":
 		pemData, err := os.ReadFile(p.path(f.ClientCA))
 		if err != nil {
-			return nil, fmt.Errorf("client_ca: %w", err)
+			return nil, nil, fmt.Errorf("client_ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pemData) {
-			return nil, fmt.Errorf("client_ca %s: no PEM certificates", f.ClientCA)
+			return nil, nil, fmt.Errorf("client_ca %s: no PEM certificates", f.ClientCA)
 		}
 		c := netattest.ServerConfig(id, nil)
 		c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, pool
-		return c, nil
+		return c, nil, nil
 	}
-	return netattest.ServerConfig(id, nil), nil
+	return netattest.ServerConfig(id, nil), nil, nil
+}
+
+// PeerIdentity is what a guest learns about a verified client through
+// keep.peer_identity, as JSON.
+type PeerIdentity struct {
+	// Auth is "attested" or "ca".
+	Auth string `json:"auth"`
+	// Subject and Fingerprint (sha256 of the DER) name the certificate.
+	Subject     string `json:"subject"`
+	Fingerprint string `json:"fingerprint"`
+	// The rest is set for attested peers.
+	TEE          string            `json:"tee,omitempty"`
+	Simulated    bool              `json:"simulated,omitempty"`
+	Debug        bool              `json:"debug,omitempty"`
+	ModuleHash   string            `json:"module_hash,omitempty"`
+	ConfigHash   string            `json:"config_hash,omitempty"`
+	Measurements map[string]string `json:"measurements,omitempty"`
+}
+
+func peerIdentity(v *netattest.Verifier) func(net.Conn) []byte {
+	return func(c net.Conn) []byte {
+		tc, ok := c.(*tls.Conn)
+		if !ok {
+			return nil
+		}
+		cs := tc.ConnectionState()
+		if len(cs.PeerCertificates) == 0 {
+			return nil
+		}
+		cert := cs.PeerCertificates[0]
+		fp := sha256.Sum256(cert.Raw)
+		id := PeerIdentity{Auth: "ca", Subject: cert.Subject.String(), Fingerprint: "sha256:" + hex.EncodeToString(fp[:])}
+		if v != nil {
+			p, ok := v.Peer(cs)
+			if !ok {
+				return nil
+			}
+			id.Auth = "attested"
+			if ec := p.Result.Evidence; ec != nil {
+				id.TEE, id.Simulated, id.Debug = string(ec.TEE), ec.Simulated, ec.Debug
+				id.Measurements = map[string]string{}
+				for k, m := range ec.Measurements {
+					id.Measurements[k] = hex.EncodeToString(m)
+				}
+			}
+			if h := p.ModuleHash(); h != nil {
+				id.ModuleHash = h.String()
+			}
+			if cl := p.Result.Claims; cl != nil && cl.ConfigHash != nil {
+				id.ConfigHash = cl.ConfigHash.String()
+			}
+		}
+		b, _ := json.Marshal(id)
+		return b
+	}
 }
 
 // dial connects a connect socket: plain TCP, TLS checked against a policy

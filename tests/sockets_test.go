@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha512"
 	"crypto/tls"
 	"encoding/hex"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keepwasm/keep/keeps/sim"
 	"github.com/keepwasm/keep/netattest"
 )
 
@@ -400,4 +402,53 @@ func TestSocketsManyFilesAndConns(t *testing.T) {
 type bufConn struct {
 	net.Conn
 	r *bufio.Reader
+}
+
+// With client_auth = "attested", the guest learns the verified client's
+// identity through keep.peer_identity; without client auth it learns that
+// there is none.
+func TestSocketsPeerIdentity(t *testing.T) {
+	t.Parallel()
+	guest := filepath.Join(buildDir, "whoami.wasm")
+	guestMu.Lock()
+	out, err := goBuild(guest, "./tests/testdata/guests/whoami", []string{"GOOS=wasip1", "GOARCH=wasm"})
+	guestMu.Unlock()
+	if err != nil {
+		t.Fatalf("building whoami: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "clients.toml", "allow_simulated = true\n")
+	attested := startKeep(t, 1, "--config", writeFile(t, dir, "a.toml", listenConfig("tls", "client_auth = \"attested\"\nclient_policy = \"clients.toml\"\n")), guest)
+	open := startKeep(t, 1, "--config", writeFile(t, dir, "b.toml", listenConfig("tls", "")), guest)
+
+	att, err := sim.NewAttester()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha512.Sum384([]byte("client module"))
+	client, err := netattest.Issue(context.Background(), att, netattest.IssueOptions{ModuleDigest: d[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := netattest.NewVerifier(&netattest.Policy{AllowSimulated: true}, netattest.Options{})
+	ask := func(addr string) string {
+		c, err := tls.Dial("tcp", addr, v.ClientConfig(client))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		b, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	got := ask(attested.addrs["ingest"])
+	want := "sha384:" + hex.EncodeToString(d[:])
+	if !strings.Contains(got, `"auth":"attested"`) || !strings.Contains(got, `"module_hash":"`+want+`"`) || !strings.Contains(got, `"simulated":true`) {
+		t.Fatalf("peer identity = %s", got)
+	}
+	if got := ask(open.addrs["ingest"]); got != "errno 44" {
+		t.Fatalf("peer identity without client auth = %q, want errno 44 (NOENT)", got)
+	}
 }

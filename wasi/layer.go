@@ -30,6 +30,9 @@ type Listener struct {
 	// HandshakeTimeout bounds each TLS handshake (default
 	// DefaultHandshakeTimeout). It applies when Listener yields *tls.Conn.
 	HandshakeTimeout time.Duration
+	// Identify, if set, describes a connection's verified peer after its
+	// handshake (JSON); the guest reads it with keep.peer_identity.
+	Identify func(net.Conn) []byte
 }
 
 // Conn is a connected socket for the guest at fd FD.
@@ -65,7 +68,7 @@ func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
 	}
 	s := &Sockets{wake: make(chan struct{}, 1), log: log, fds: map[int32]sock{}, next: AcceptedFDBase}
 	for _, l := range ls {
-		s.fds[int32(l.FD)] = newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, s.notify, log)
+		s.fds[int32(l.FD)] = newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log)
 	}
 	for _, c := range cs {
 		k := newConnSock(c.Conn, s.notify, nil)
@@ -176,7 +179,7 @@ type hostFn struct {
 // Instantiate registers Keep's "wasi_snapshot_preview1" in r: wazero's
 // implementation, with the functions that take fds wrapped so that Keep's
 // sockets are handled here.
-func Instantiate(ctx context.Context, r wazero.Runtime) (api.Closer, error) {
+func Instantiate(ctx context.Context, r wazero.Runtime) (*Host, error) {
 	// Compile wazero's own module to reach the Go implementation of each
 	// function.
 	b := r.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
@@ -203,7 +206,63 @@ func Instantiate(ctx context.Context, r wazero.Runtime) (api.Closer, error) {
 		}
 		out.NewFunctionBuilder().WithGoModuleFunction(fn, h.params, h.results).WithParameterNames(h.names...).Export(name)
 	}
-	return out.Instantiate(ctx)
+	wasiMod, err := out.Instantiate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keepMod, err := r.NewHostModuleBuilder(KeepModule).NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(peerIdentity), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+		WithParameterNames("fd", "buf", "buf_len", "result.len").
+		Export("peer_identity").Instantiate(ctx)
+	if err != nil {
+		wasiMod.Close(ctx)
+		return nil, err
+	}
+	return &Host{WASI: wasiMod, Keep: keepMod}, nil
+}
+
+// Host is Keep's host modules in one runtime.
+type Host struct {
+	// WASI is "wasi_snapshot_preview1"; Keep is Keep's own functions.
+	WASI, Keep api.Module
+}
+
+// Close closes both modules.
+func (h *Host) Close(ctx context.Context) error {
+	return errors.Join(h.WASI.Close(ctx), h.Keep.Close(ctx))
+}
+
+// KeepModule is the import module of Keep's own host functions.
+const KeepModule = "keep"
+
+// peerIdentity implements keep.peer_identity(fd, buf, buf_len, result.len)
+// -> errno: it writes the verified identity of the peer of connection fd,
+// as JSON, into buf, and its length into result.len. Errors: BADF if fd is
+// not one of Keep's sockets; NOENT if the peer presented no verified
+// identity (no client authentication, or a plain TCP socket); INVAL if
+// buf_len is too small (result.len then holds the size needed).
+func peerIdentity(ctx context.Context, mod api.Module, stack []uint64) {
+	const errnoNoent = 44
+	s := fromContext(ctx)
+	if s == nil {
+		stack[0] = errnoBadf
+		return
+	}
+	c, ok := s.get(int32(stack[0])).(*connSock)
+	switch {
+	case !ok:
+		stack[0] = errnoBadf
+	case c.peer == nil:
+		stack[0] = errnoNoent
+	case !mod.Memory().WriteUint32Le(uint32(stack[3]), uint32(len(c.peer))):
+		stack[0] = errnoFault
+	case uint32(stack[2]) < uint32(len(c.peer)):
+		stack[0] = errnoInval
+	case !mod.Memory().Write(uint32(stack[1]), c.peer):
+		stack[0] = errnoFault
+	default:
+		stack[0] = errnoSuccess
+	}
 }
 
 // fdParams gives, for each WASI function that takes fds, the index of each
@@ -520,9 +579,10 @@ func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack [
 		return errnoNotsup
 	}
 	for {
-		c, err := l.accept()
-		if c != nil {
-			cs := newConnSock(c, s.notify, l.release)
+		a, err := l.accept()
+		if a != nil {
+			cs := newConnSock(a.conn, s.notify, l.release)
+			cs.peer = a.peer
 			cs.setNonblock(flags&fdflagNonblock != 0)
 			fd := s.add(cs)
 			if !mod.Memory().WriteUint32Le(uint32(stack[2]), uint32(fd)) {

@@ -38,7 +38,8 @@ type sock interface {
 type listenSock struct {
 	ln        net.Listener
 	name      string
-	queue     chan net.Conn
+	identify  func(net.Conn) []byte
+	queue     chan admitted
 	slots     chan struct{} // one token per open connection
 	hsTimeout time.Duration
 	wake      func()
@@ -51,7 +52,14 @@ type listenSock struct {
 	closed   bool
 }
 
-func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Duration, wake func(), log *slog.Logger) *listenSock {
+// admitted is a connection ready for the guest, with its peer's verified
+// identity (nil if none).
+type admitted struct {
+	conn net.Conn
+	peer []byte
+}
+
+func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Duration, identify func(net.Conn) []byte, wake func(), log *slog.Logger) *listenSock {
 	if maxConns <= 0 {
 		maxConns = DefaultMaxConns
 	}
@@ -59,7 +67,7 @@ func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Du
 		hsTimeout = DefaultHandshakeTimeout
 	}
 	l := &listenSock{
-		ln: ln, name: name, queue: make(chan net.Conn, acceptBacklog),
+		ln: ln, name: name, identify: identify, queue: make(chan admitted, acceptBacklog),
 		slots: make(chan struct{}, maxConns), hsTimeout: hsTimeout,
 		wake: wake, log: log, done: make(chan struct{}),
 		nonblock: true, // see Sockets: fds Keep hands over start non-blocking
@@ -108,8 +116,12 @@ func (l *listenSock) admit(c net.Conn) {
 			return
 		}
 	}
+	var peer []byte
+	if l.identify != nil {
+		peer = l.identify(c)
+	}
 	select {
-	case l.queue <- c:
+	case l.queue <- admitted{c, peer}:
 		l.wake()
 	case <-l.done:
 		c.Close()
@@ -118,10 +130,10 @@ func (l *listenSock) admit(c net.Conn) {
 }
 
 // accept returns a queued connection, or nil if none is waiting.
-func (l *listenSock) accept() (net.Conn, error) {
+func (l *listenSock) accept() (*admitted, error) {
 	select {
-	case c := <-l.queue:
-		return c, nil
+	case a := <-l.queue:
+		return &a, nil
 	default:
 	}
 	l.mu.Lock()
@@ -155,8 +167,8 @@ func (l *listenSock) close() error {
 	err := l.ln.Close()
 	for {
 		select {
-		case c := <-l.queue:
-			c.Close()
+		case a := <-l.queue:
+			a.conn.Close()
 			<-l.slots
 		default:
 			return err
@@ -169,6 +181,7 @@ func (l *listenSock) close() error {
 // error arrives. Writes go straight to the connection.
 type connSock struct {
 	conn    net.Conn
+	peer    []byte // the peer's verified identity (JSON), if any
 	wake    func()
 	release func() // frees the listener's connection slot, if any
 

@@ -51,7 +51,7 @@ func listen(t *testing.T) net.Listener {
 func TestListenerMaxConns(t *testing.T) {
 	wake, woke := waker()
 	ln := listen(t)
-	l := newListenSock(ln, "l", 2, time.Second, wake, discard)
+	l := newListenSock(ln, "l", 2, time.Second, nil, wake, discard)
 	defer l.close()
 	var clients []net.Conn
 	for i := 0; i < 3; i++ {
@@ -66,11 +66,12 @@ func TestListenerMaxConns(t *testing.T) {
 	if len(l.slots) != 2 {
 		t.Fatalf("%d slots taken, want 2", len(l.slots))
 	}
-	a, _ := l.accept()
-	b, _ := l.accept()
-	if a == nil || b == nil {
+	aa, _ := l.accept()
+	ab, _ := l.accept()
+	if aa == nil || ab == nil {
 		t.Fatal("two connections were queued but accept did not return them")
 	}
+	a, b := aa.conn, ab.conn
 	if c, _ := l.accept(); c != nil {
 		t.Fatal("a third connection was admitted beyond max_connections")
 	}
@@ -87,7 +88,7 @@ func TestListenerHandshakeTimeout(t *testing.T) {
 	wake, _ := waker()
 	ln := listen(t)
 	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{testCert(t)}})
-	l := newListenSock(tl, "l", 4, 50*time.Millisecond, wake, discard)
+	l := newListenSock(tl, "l", 4, 50*time.Millisecond, nil, wake, discard)
 	defer l.close()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
