@@ -129,7 +129,7 @@ type rawConfig struct {
 	Steward *string           `toml:"steward"`
 	Args    []string          `toml:"args"`
 	Env     map[string]string `toml:"env"`
-	Files   []rawFile         `toml:"files"`
+	Files   []toml.Primitive  `toml:"files"` // decoded one by one, to place errors
 }
 
 // ConfigError is an error in an Enarx.toml. Its message has the form
@@ -178,6 +178,21 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		return nil, &ConfigError{Path: path, Line: line, Msg: msg}
 	}
 	loc := newLocator(src)
+	if t := md.Type("env"); t != "" && t != "Hash" && raw.Env == nil {
+		// BurntSushi/toml leaves a non-table env undecoded without an error.
+		return nil, &ConfigError{Path: path, Line: loc.key(toml.Key{"env"}), Msg: fmt.Sprintf("key \"env\": want a table of strings, found %s", strings.ToLower(t))}
+	}
+	rawFiles := make([]rawFile, len(raw.Files))
+	for i, prim := range raw.Files {
+		if err := md.PrimitiveDecode(prim, &rawFiles[i]); err != nil {
+			_, msg := tomlerr.Split(err)
+			key := ""
+			if k := tomlerr.Key(err); k != "" {
+				key = k[strings.LastIndexByte(k, '.')+1:]
+			}
+			return nil, &ConfigError{Path: path, Line: loc.keyIn("files", i, key), Msg: fmt.Sprintf("files[%d]: %s", i, msg)}
+		}
+	}
 	if und := md.Undecoded(); len(und) > 0 {
 		k := und[0]
 		return nil, &ConfigError{Path: path, Line: loc.key(k), Msg: fmt.Sprintf("unknown key %q", k.String())}
@@ -213,7 +228,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 	}
 	names := map[string]int{}
-	for i, rf := range raw.Files {
+	for i, rf := range rawFiles {
 		line := loc.table("files", i)
 		f, err := validateFile(rf, i, line)
 		if err != nil {

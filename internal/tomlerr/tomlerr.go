@@ -36,3 +36,15 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// Key returns the key a type error names ("files.port"), or "".
+func Key(err error) string {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return pe.LastKey
+	}
+	if m := typeErrRE.FindStringSubmatch(oneLine(err.Error())); m != nil {
+		return m[2]
+	}
+	return ""
+}

@@ -1,0 +1,298 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestOpenDiskCacheKeyPlacement(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "cache")
+	for _, key := range []string{
+		filepath.Join(dir, "key"),
+		filepath.Join(dir, "sub", "key"),
+		filepath.Join(base, "other", "..", "cache", "key"),
+	} {
+		if _, err := OpenDiskCache(dir, key); err == nil || !strings.Contains(err.Error(), "must not be inside the cache dir") {
+			t.Errorf("OpenDiskCache(%s, %s) = %v; want a refusal", dir, key, err)
+		}
+		if _, err := os.Stat(key); err == nil {
+			t.Errorf("key %s was created although refused", key)
+		}
+	}
+	// A sibling whose name starts with the cache dir's name is not inside it.
+	if _, err := OpenDiskCache(dir, filepath.Join(base, "cache2", "key")); err != nil {
+		t.Errorf("key in a sibling directory: %v", err)
+	}
+	if _, err := OpenDiskCache("", filepath.Join(base, "k")); err == nil {
+		t.Error("OpenDiskCache with an empty dir: no error")
+	}
+}
+
+func TestOpenDiskCacheKeyFile(t *testing.T) {
+	base := t.TempDir()
+	dir, keyFile := filepath.Join(base, "cache"), filepath.Join(base, "keys", "cache.key")
+	c, err := OpenDiskCache(dir, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(key) != 32 || bytes.Equal(key, make([]byte, 32)) || !bytes.Equal(key, c.key) {
+		t.Errorf("created key %x (in use %x): want 32 random bytes", key, c.key)
+	}
+	for p, want := range map[string]os.FileMode{keyFile: 0o600, dir: 0o700 | os.ModeDir} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode()&(os.ModeDir|os.ModePerm) != want {
+			t.Errorf("%s has mode %v, want %v", p, st.Mode(), want)
+		}
+	}
+	// Reopening reads the same key.
+	c2, err := OpenDiskCache(dir, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(c2.key, key) {
+		t.Errorf("reopened cache uses key %x, want %x", c2.key, key)
+	}
+
+	for _, n := range []int{0, 10, 31, 33, 64} {
+		bad := filepath.Join(base, "bad.key")
+		if err := os.WriteFile(bad, make([]byte, n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := OpenDiskCache(dir, bad)
+		if want := "want 32 bytes, found " + strconv.Itoa(n); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("key of %d bytes: %v; want an error containing %q", n, err, want)
+		}
+	}
+}
+
+// cacheFixture is a disk cache in a test's temporary directory, with the
+// module the tests compile through it.
+type cacheFixture struct {
+	t       *testing.T
+	dir     string
+	keyFile string
+	wasm    []byte
+	log     *logRecorder
+}
+
+func newCacheFixture(t *testing.T) *cacheFixture {
+	base := t.TempDir()
+	// Compile unpacks entries into os.MkdirTemp("", "keep-cc-"); a private
+	// TMPDIR lets the tests check that nothing is left behind.
+	t.Setenv("TMPDIR", filepath.Join(base, "tmp"))
+	if err := os.Mkdir(filepath.Join(base, "tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return &cacheFixture{
+		t:       t,
+		dir:     filepath.Join(base, "cache"),
+		keyFile: filepath.Join(base, "cache.key"),
+		wasm:    wat(t, watExit(42)),
+		log:     &logRecorder{},
+	}
+}
+
+func (f *cacheFixture) entryPath() string {
+	d := DigestOf(f.wasm)
+	return filepath.Join(f.dir, versionDir(), hex.EncodeToString(d[:])+".entry")
+}
+
+func (f *cacheFixture) entry() []byte {
+	f.t.Helper()
+	b, err := os.ReadFile(f.entryPath())
+	if err != nil {
+		f.t.Fatalf("cache entry: %v", err)
+	}
+	return b
+}
+
+// compileAndRun opens the cache with keyFile, compiles the module on a new
+// Engine, runs it (it must exit 42) and closes everything, returning what
+// was logged.
+func (f *cacheFixture) compileAndRun(keyFile string) *logRecorder {
+	t := f.t
+	t.Helper()
+	f.log.reset()
+	dc, err := OpenDiskCache(f.dir, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(EngineConfig{Cache: dc, Logger: slog.New(f.log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	m, err := e.Compile(context.Background(), "exit42.wasm", f.wasm)
+	if err != nil {
+		t.Fatalf("Compile: %v (log: %s)", err, f.log)
+	}
+	code, err := m.Run(context.Background(), RunConfig{})
+	m.Close(context.Background())
+	if err != nil || code != 42 {
+		t.Fatalf("Run = %d, %v; want 42 (log: %s)", code, err, f.log)
+	}
+	left, _ := filepath.Glob(filepath.Join(os.Getenv("TMPDIR"), "keep-cc-*"))
+	if len(left) > 0 {
+		t.Errorf("temporary cache directories left behind: %q", left)
+	}
+	return f.log
+}
+
+func TestDiskCacheStoreAndHit(t *testing.T) {
+	f := newCacheFixture(t)
+	if _, err := os.Stat(f.entryPath()); !os.IsNotExist(err) {
+		t.Fatalf("entry exists before the first compile: %v", err)
+	}
+
+	log := f.compileAndRun(f.keyFile)
+	if !log.has("compilation cache miss") || log.has("compilation cache hit") {
+		t.Errorf("first compile: log %q, want a miss", log)
+	}
+	first := f.entry()
+	d := DigestOf(f.wasm)
+	header := cacheMagic + versionDir() + "\n" + d.String() + "\n"
+	if !bytes.HasPrefix(first, []byte(header)) || len(first) <= len(header)+sha256.Size {
+		t.Fatalf("entry does not start with %q or is empty (%d bytes)", header, len(first))
+	}
+	if st, err := os.Stat(f.entryPath()); err != nil || st.Mode().Perm()&0o077 != 0 {
+		t.Errorf("entry mode: %v, %v; want no group/other access", st.Mode(), err)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(filepath.Dir(f.entryPath()), ".tmp-*")); len(tmp) > 0 {
+		t.Errorf("temporary entry files left: %q", tmp)
+	}
+
+	// A new Engine (as in a new process) with the same cache hits and
+	// leaves the entry as it was.
+	for i := 0; i < 2; i++ {
+		log = f.compileAndRun(f.keyFile)
+		if !log.has("compilation cache hit") || log.has("miss") || log.has("rejected") {
+			t.Errorf("compile %d: log %q, want a hit", i+2, log)
+		}
+		if !bytes.Equal(f.entry(), first) {
+			t.Errorf("compile %d changed the entry", i+2)
+		}
+	}
+}
+
+func TestDiskCacheRejectsTamperedEntry(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func([]byte) []byte
+	}{
+		{"byte in the middle", func(b []byte) []byte { b[len(b)/2] ^= 0x01; return b }},
+		{"byte of the MAC", func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }},
+		{"byte of the header", func(b []byte) []byte { b[len(cacheMagic)] ^= 0x20; return b }},
+		{"truncated", func(b []byte) []byte { return b[:len(b)-100] }},
+		{"appended", func(b []byte) []byte { return append(b, 0) }},
+		{"empty", func([]byte) []byte { return nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newCacheFixture(t)
+			f.compileAndRun(f.keyFile)
+			good := f.entry()
+			bad := tc.tamper(bytes.Clone(good))
+			if err := os.WriteFile(f.entryPath(), bad, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			log := f.compileAndRun(f.keyFile) // still exits 42
+			if !log.has("entry rejected") || log.has("compilation cache hit") {
+				t.Fatalf("log %q, want the entry rejected", log)
+			}
+			// The bad entry was replaced by a fresh one, which the next
+			// Engine accepts.
+			if bytes.Equal(f.entry(), bad) {
+				t.Errorf("the tampered entry was kept")
+			}
+			if log := f.compileAndRun(f.keyFile); !log.has("compilation cache hit") {
+				t.Errorf("after replacement: log %q, want a hit", log)
+			}
+		})
+	}
+}
+
+func TestDiskCacheRejectsOtherKey(t *testing.T) {
+	f := newCacheFixture(t)
+	f.compileAndRun(f.keyFile)
+	other := filepath.Join(t.TempDir(), "other.key")
+	log := f.compileAndRun(other)
+	if !log.has("entry rejected") || log.has("compilation cache hit") {
+		t.Fatalf("entry made under another key: log %q, want it rejected", log)
+	}
+	// The entry now belongs to the other key; the first key rejects it.
+	if log := f.compileAndRun(f.keyFile); !log.has("entry rejected") {
+		t.Errorf("log %q, want the other key's entry rejected", log)
+	}
+}
+
+func TestDiskCacheRejectsEntryOfOtherModule(t *testing.T) {
+	f := newCacheFixture(t)
+	f.compileAndRun(f.keyFile)
+	// Put the entry of module A under the name of module B: the MAC is
+	// valid, but it binds A's digest, which the header check catches.
+	entryA := f.entry()
+	// Module B: A plus a custom section (id 0, size 9, name "comment", 1 byte).
+	f.wasm = append(bytes.Clone(f.wasm), "\x00\x09\x07comment!"...)
+	if err := os.MkdirAll(filepath.Dir(f.entryPath()), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.entryPath(), entryA, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := f.compileAndRun(f.keyFile)
+	if !log.has("entry rejected") || log.has("compilation cache hit") {
+		t.Fatalf("log %q, want another module's entry rejected", log)
+	}
+}
+
+// TestDiskCacheRecordNames: even an authentic entry may not name files
+// outside the directory it is unpacked into.
+func TestDiskCacheRecordNames(t *testing.T) {
+	for _, name := range []string{"../escape", "/abs", "a/../../escape", ""} {
+		t.Run(name, func(t *testing.T) {
+			f := newCacheFixture(t)
+			dc, err := OpenDiskCache(f.dir, f.keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := DigestOf(f.wasm)
+			e := &cacheEntry{c: dc, header: []byte(cacheMagic + versionDir() + "\n" + d.String() + "\n")}
+			var body bytes.Buffer
+			binary.Write(&body, binary.BigEndian, uint32(len(name)))
+			body.WriteString(name)
+			binary.Write(&body, binary.BigEndian, uint64(3))
+			body.WriteString("bad")
+			entry := append(append(append([]byte(nil), e.header...), body.Bytes()...), e.mac(body.Bytes())...)
+			if err := os.MkdirAll(filepath.Dir(f.entryPath()), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(f.entryPath(), entry, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			log := f.compileAndRun(f.keyFile)
+			if !log.has("entry rejected") {
+				t.Errorf("log %q, want the entry rejected", log)
+			}
+			if _, err := os.Stat(filepath.Join(os.Getenv("TMPDIR"), "escape")); err == nil {
+				t.Errorf("a record escaped the unpack directory")
+			}
+		})
+	}
+}
