@@ -10,7 +10,7 @@ LDFLAGS  := -X github.com/keepwasm/keep/runtime.version=$(VERSION)
 GUESTS   := $(patsubst guests/%/main.go,$(BUILD)/%.wasm,$(wildcard guests/*/main.go))
 GOFILES  := $(shell find . -name '*.go' -not -path './build/*')
 
-.PHONY: all build guests run test check unit e2e fuzz bench bench-start clean
+.PHONY: all build guests run test check unit e2e fuzz fuzz-smoke bench bench-start clean
 
 all: build guests
 
@@ -30,7 +30,7 @@ run: $(KEEP) $(BUILD)/hello.wasm
 
 # test: static checks, unit tests (with -race), then end-to-end tests through
 # the keep binary: WAT exit-code/error tests, bad input, WASI conformance.
-test: check unit e2e
+test: check unit e2e fuzz-smoke
 
 check:
 	@command -v wat2wasm >/dev/null || { echo "make test needs wat2wasm (Debian: apt-get install wabt; .ci/run installs it)"; exit 1; }
@@ -44,10 +44,13 @@ unit:
 e2e:
 	$(GO) test -count=1 ./tests/...
 
-# fuzz: run every fuzz target for FUZZTIME each (not part of make test).
-FUZZTIME ?= 30s
+# fuzz-smoke: every fuzz target briefly (part of make test); fuzz: longer.
+fuzz-smoke:
+	FUZZTIME=2s scripts/fuzz.sh
+
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test ./runtime -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 # bench: benchmarks and load scripts (not part of make test).
 bench: bench-start
