@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target in the module for FUZZTIME each (default 3s).
+# Runs every Go fuzz target in the module for FUZZTIME each (a duration
+# such as 60s, or a count such as 300x; default 3s).
 # `make test` runs it briefly; `make fuzz` runs it longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
