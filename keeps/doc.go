@@ -3,7 +3,8 @@
 // the evidence's CBOR tag from a Registry, checks Evidence on the client's
 // side and returns typed Claims.
 //
-// The backends live in sub-packages (sim today; tdx, snp and sgx to come),
+// The backends live in sub-packages (sim, sgx, and keeps/intel for the Intel
+// quote format shared by SGX and TDX; tdx and snp follow),
 // each registering its verifier. This package owns only the interface and
 // the registry; it must not import netattest, runtime or wasi, and the
 // backends must not import each other.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -44,6 +45,11 @@ type Policy struct {
 	// TCBStatus lists acceptable TCB status classes; empty means
 	// ["UpToDate"].
 	TCBStatus []string `toml:"tcb_status"`
+	// AllowNetwork lets verifiers fetch collateral from Intel PCS / AMD KDS.
+	AllowNetwork bool `toml:"allow_network"`
+	// Collateral names files of vendor collateral, relative to the policy
+	// file: intel = "collateral.json", snp-vcek = "vcek.pem", ...
+	Collateral map[string]string `toml:"collateral"`
 
 	SGX SGXPolicy `toml:"sgx"`
 	TDX TDXPolicy `toml:"tdx"`
@@ -111,7 +117,40 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	for k, v := range p.Collateral {
+		if !filepath.IsAbs(v) {
+			p.Collateral[k] = filepath.Join(filepath.Dir(name), v)
+		}
+	}
 	return &p, nil
+}
+
+// MaxCollateralSize bounds one collateral file.
+const MaxCollateralSize = 1 << 20
+
+// Options returns verification options with the policy's collateral files
+// read and its network permission applied.
+func (p *Policy) Options(base Options) (Options, error) {
+	base.AllowNetwork = base.AllowNetwork || p.AllowNetwork
+	for k, path := range p.Collateral {
+		f, err := os.Open(path)
+		if err != nil {
+			return base, fmt.Errorf("collateral %s: %w", k, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(f, MaxCollateralSize+1))
+		f.Close()
+		if err != nil {
+			return base, fmt.Errorf("collateral %s: %w", k, err)
+		}
+		if len(data) > MaxCollateralSize {
+			return base, fmt.Errorf("collateral %s: %s is larger than %d bytes", k, path, MaxCollateralSize)
+		}
+		if base.Collateral == nil {
+			base.Collateral = map[string][]byte{}
+		}
+		base.Collateral[k] = data
+	}
+	return base, nil
 }
 
 // Validate checks the policy's values.

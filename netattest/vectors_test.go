@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keepwasm/keep/keeps"
 )
@@ -54,12 +55,15 @@ func TestRealCertificates(t *testing.T) {
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			cert := loadVector(t, tc.file)
-			res, err := VerifyCertificate(context.Background(), cert, Options{})
+			// A time inside every PCK certificate's validity (see the
+			// vectors README), so the test does not depend on today.
+			now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+			res, err := VerifyCertificate(context.Background(), cert, Options{Now: now})
 			if tc.legacy {
 				if err == nil || !strings.Contains(err.Error(), "legacy") {
 					t.Fatalf("legacy-only certificate without Legacy: err = %v", err)
 				}
-				res, err = VerifyCertificate(context.Background(), cert, Options{Legacy: true})
+				res, err = VerifyCertificate(context.Background(), cert, Options{Legacy: true, Now: now})
 			}
 			if err != nil {
 				t.Fatalf("verify: %v\nchecks: %+v", err, res.Checks)
@@ -82,15 +86,26 @@ func TestRealCertificates(t *testing.T) {
 					t.Fatalf("mrsigner %s, want %s", got, tc.mrsigner)
 				}
 			}
-			// No policy accepts them yet: the quote signature is not
-			// verified, and they are debug enclaves.
-			v := (&Policy{AllowDebug: true}).Evaluate(res)
-			if v.Accepted || !strings.Contains(strings.Join(v.Reasons, ";"), "signature was not verified") {
-				t.Fatalf("verdict %+v: want a refusal for the unverified signature", v)
+			// The quote's signatures and PCK chain verify to the pinned
+			// Intel root: allow_debug accepts them all; the default policy
+			// refuses exactly the debug enclaves, and says so.
+			if !res.Evidence.SignatureVerified {
+				t.Fatal("signature chain not verified")
 			}
-			v = (&Policy{}).Evaluate(res)
-			if got := strings.Contains(strings.Join(v.Reasons, ";"), "debug mode"); got != tc.debug {
+			if v := (&Policy{AllowDebug: true}).Evaluate(res); !v.Accepted {
+				t.Fatalf("allow_debug verdict %+v", v)
+			}
+			v := (&Policy{}).Evaluate(res)
+			if got := strings.Contains(strings.Join(v.Reasons, ";"), "debug mode"); got != tc.debug || v.Accepted == tc.debug {
 				t.Fatalf("default verdict %+v: refusal for debug mode = %v, want %v", v, got, tc.debug)
+			}
+			// Pinning another MRENCLAVE refuses.
+			if v := (&Policy{AllowDebug: true, SGX: SGXPolicy{MRENCLAVE: []string{strings.Repeat("00", 32)}}}).Evaluate(res); v.Accepted {
+				t.Fatal("a policy pinning another MRENCLAVE accepted")
+			}
+			// Outside the PCK certificate's validity, verification fails.
+			if _, err := VerifyCertificate(context.Background(), cert, Options{Legacy: tc.legacy, Now: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
+				t.Fatal("verified in 2040, after the PCK certificates expired")
 			}
 		})
 	}

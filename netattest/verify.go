@@ -28,6 +28,13 @@ type Options struct {
 	// self-signed and peers routinely ship long-expired ones); freshness
 	// comes from the evidence and its collateral.
 	Now time.Time
+	// Collateral is vendor collateral by name, for the backends' TCB
+	// evaluation: "intel" (a DCAP collateral bundle, JSON), "snp-vcek",
+	// "snp-ask-ark" (PEM or DER certificates).
+	Collateral map[string][]byte
+	// AllowNetwork lets verifiers fetch missing collateral from the vendor
+	// (Intel PCS, AMD KDS).
+	AllowNetwork bool
 }
 
 // Check is one step of verification, for reports.
@@ -165,7 +172,7 @@ func verifyEvidence(ctx context.Context, r *Result, ev *keeps.Evidence, opts Opt
 	if err != nil {
 		return nil, r.fail("evidence", err)
 	}
-	ec, err := v.Verify(ctx, ev, keeps.VerifyOptions{Now: opts.Now})
+	ec, err := v.Verify(ctx, ev, keeps.VerifyOptions{Now: opts.Now, Collateral: opts.Collateral, AllowNetwork: opts.AllowNetwork})
 	if err != nil {
 		return nil, r.fail("evidence", err)
 	}

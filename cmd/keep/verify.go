@@ -47,6 +47,10 @@ func (c *cli) verify(args []string) int {
 	allowDebug := fs.Bool("allow-debug", false, "accept TEEs in debug mode")
 	legacy := fs.Bool("legacy", false, "accept legacy raw-quote extensions (Gramine, rats-tls, Intel SGX SDK)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	allowNet := fs.Bool("allow-network", false, "fetch missing collateral from Intel PCS / AMD KDS")
+	nowFlag := fs.String("now", "", "verify as of this `TIME` (RFC 3339; default now), e.g. to check archived collateral")
+	var collateral multiFlag
+	fs.Var(&collateral, "collateral", "vendor collateral `NAME=FILE` (intel, snp-vcek, snp-ask-ark; repeatable)")
 	timeout := fs.Duration("timeout", 10*time.Second, "connection timeout")
 	if err := c.parse(fs, args); err != nil {
 		return c.exit(err)
@@ -75,7 +79,26 @@ func (c *cli) verify(args []string) int {
 	if err != nil {
 		return c.exit(err)
 	}
-	res, verr := netattest.VerifyCertificate(context.Background(), cert, netattest.Options{Legacy: *legacy})
+	opts := netattest.Options{Legacy: *legacy, AllowNetwork: *allowNet}
+	if *nowFlag != "" {
+		if opts.Now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
+			return c.exit(usageError{fmt.Sprintf("--now %q: want RFC 3339, e.g. 2025-07-19T10:00:00Z", *nowFlag)})
+		}
+	}
+	for _, kv := range collateral {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || v == "" {
+			return c.exit(usageError{fmt.Sprintf("--collateral %q: want NAME=FILE", kv)})
+		}
+		if policy.Collateral == nil {
+			policy.Collateral = map[string]string{}
+		}
+		policy.Collateral[k] = v
+	}
+	if opts, err = policy.Options(opts); err != nil {
+		return c.exit(err)
+	}
+	res, verr := netattest.VerifyCertificate(context.Background(), cert, opts)
 	verdict := policy.Evaluate(res)
 	rep := newReport(cert, res, verr, verdict)
 	if *asJSON {
@@ -148,6 +171,7 @@ type report struct {
 	Measurements map[string]string  `json:"measurements,omitempty"`
 	SVNs         map[string]uint64  `json:"svns,omitempty"`
 	TCBStatus    string             `json:"tcb_status,omitempty"`
+	Advisories   []string           `json:"advisories,omitempty"`
 	Notes        []string           `json:"notes,omitempty"`
 	Checks       []netattest.Check  `json:"checks"`
 	Error        string             `json:"error,omitempty"`
@@ -178,7 +202,7 @@ func newReport(cert *x509.Certificate, res *netattest.Result, verr error, v *net
 	}
 	if ec := res.Evidence; ec != nil {
 		r.TEE, r.Simulated, r.Debug, r.SigVerified = string(ec.TEE), ec.Simulated, ec.Debug, ec.SignatureVerified
-		r.TCBStatus, r.Notes, r.SVNs = ec.TCBStatus, ec.Notes, ec.SVNs
+		r.TCBStatus, r.Notes, r.SVNs, r.Advisories = ec.TCBStatus, ec.Notes, ec.SVNs, ec.Advisories
 		r.Measurements = map[string]string{}
 		for k, m := range ec.Measurements {
 			r.Measurements[k] = hex.EncodeToString(m)
@@ -224,6 +248,9 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.TEE != "" {
 		p("TCB status", "%s", orDefault(r.TCBStatus, "not evaluated"))
+		if len(r.Advisories) > 0 {
+			p("advisories", "%s", strings.Join(r.Advisories, ", "))
+		}
 	}
 	for _, n := range r.Notes {
 		p("note", "%s", n)

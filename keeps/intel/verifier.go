@@ -8,15 +8,16 @@ import (
 	"github.com/keepwasm/keep/keeps"
 )
 
-// NoteNotVerified is the note the verifier adds to every claims it returns
-// while Intel quote verification is not implemented.
-const NoteNotVerified = "quote signature and PCK chain not verified: Intel quote verification is not implemented yet"
+// NoteNotVerified is the note the structure-only verifier adds to every
+// claims it returns.
+const NoteNotVerified = "quote signature and PCK chain not verified: structure-only verifier (the SGX and TDX backends verify)"
 
-// Verifier is the keeps.Verifier for Intel SGX and TDX quotes (tag
-// keeps.TagIntelQuote). For now it only parses: it returns the quote's
+// Verifier is a structure-only keeps.Verifier for Intel SGX and TDX
+// quotes (tag keeps.TagIntelQuote). It only parses: it returns the quote's
 // claims with SignatureVerified=false and NoteNotVerified, and a nil
 // error, so a caller's policy must refuse them where it needs verified
-// evidence. The zero value is ready to use.
+// evidence. Verification proper is VerifyQuote, which the SGX backend
+// (keeps/sgx) and the TDX backend call. The zero value is ready to use.
 type Verifier struct{}
 
 var _ keeps.Verifier = (*Verifier)(nil)

@@ -1,0 +1,45 @@
+package intel
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	_ "embed"
+	"encoding/hex"
+)
+
+// intelSGXRootCADER is Intel's "Intel SGX Root CA" certificate (DER; CN
+// "Intel SGX Root CA", serial 22650cd65a9d3489f383b49552bf501b392706ac,
+// valid 2018-05-21T10:45:10Z to 2049-12-31T23:59:59Z, ECDSA P-256). It is
+// the root of every PCK certificate chain and of every collateral issuer
+// chain (TCB Signing certificate, PCK CRLs). Intel publishes it on
+// certificates.trustedservices.intel.com; this copy came from
+// shared/vectors (tdx/dcap-qvl-intel-sgx-root-ca.der, dcap-qvl's
+// TrustedRootCA.der).
+//
+//go:embed intel_sgx_root_ca.der
+var intelSGXRootCADER []byte
+
+// IntelSGXRootCASHA256 is the hex SHA-256 of the pinned root's DER; a test
+// checks the embedded file against it, so an edit of the file shows.
+const IntelSGXRootCASHA256 = "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
+
+// IntelSGXRootCA returns a fresh copy of the pinned Intel SGX Root CA
+// certificate. Quote and collateral verification trust this certificate
+// and nothing else (unless a caller passes test roots, see
+// VerifyQuoteOptions.InsecureTestRoots): a root carried inside a quote or
+// a collateral issuer chain is accepted only if it is byte-identical to
+// this one.
+func IntelSGXRootCA() *x509.Certificate {
+	c, err := x509.ParseCertificate(intelSGXRootCADER)
+	if err != nil {
+		panic("intel: embedded Intel SGX Root CA does not parse: " + err.Error())
+	}
+	return c
+}
+
+func init() {
+	sum := sha256.Sum256(intelSGXRootCADER)
+	if hex.EncodeToString(sum[:]) != IntelSGXRootCASHA256 {
+		panic("intel: embedded Intel SGX Root CA has the wrong hash")
+	}
+}
