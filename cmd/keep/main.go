@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,8 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keepwasm/keep/keeps"
-	"github.com/keepwasm/keep/keeps/sim"
+	"github.com/keepwasm/keep/keeps/backends"
 	"github.com/keepwasm/keep/runtime"
 )
 
@@ -54,6 +54,7 @@ Commands:
   config init   write a commented Enarx.toml template
   verify        check a keep's RA-TLS certificate against a policy
   attest-cert   write a sim-backed RA-TLS certificate and key, for tests
+  platform info list the TEE backends and whether this machine can use them
   version       print the versions of keep and its engine
   help          show this help, or a command's help (keep help run)
 
@@ -88,6 +89,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.verify(args[1:])
 	case "attest-cert":
 		err = c.attestCert(args[1:])
+	case "platform":
+		err = c.platform(args[1:])
 	case "config":
 		err = c.config(args[1:])
 	case "version":
@@ -195,6 +198,8 @@ func (c *cli) run(args []string) int {
 	maxMem := fs.String("max-memory", "", "cap the module's memory: `N` pages of 64 KiB, or a size such as 256MiB or 1GiB (default 4GiB)")
 	cacheDir := fs.String("cache-dir", os.Getenv("KEEP_CACHE_DIR"), "keep compiled code in `DIR` across runs, authenticated (env KEEP_CACHE_DIR)")
 	cacheKey := fs.String("cache-key", os.Getenv("KEEP_CACHE_KEY"), "`FILE` holding the cache's HMAC key, outside the cache dir (env KEEP_CACHE_KEY; default in the user config dir)")
+	backend := fs.String("backend", "auto", "TEE backend for the keep's evidence: auto, "+strings.Join(backends.Names(), ", "))
+	requireTEE := fs.Bool("require-tee", false, "refuse to run without a hardware TEE (never fall back to sim)")
 	if err := c.parse(fs, args); err != nil {
 		return c.exit(err)
 	}
@@ -204,6 +209,7 @@ func (c *cli) run(args []string) int {
 	path, guestArgs := fs.Arg(0), fs.Args()[1:]
 
 	rc := runtime.RunConfig{Args: guestArgs, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr}
+	needEvidence := false
 	rc.OnListen = func(fd uint32, name string, addr net.Addr) {
 		fmt.Fprintf(c.stderr, "keep: fd %d (%s): listening on %s\n", fd, name, addr)
 	}
@@ -239,17 +245,25 @@ func (c *cli) run(args []string) int {
 		rc.Config = cfg
 		rc.Args = append(append([]string(nil), cfg.Args...), guestArgs...)
 		for _, f := range cfg.Files {
-			attested := f.Prot == runtime.ProtTLS && (f.Kind == runtime.KindListen || f.Policy != "")
-			if attested && rc.Attester == nil {
-				if rc.Attester, err = c.attester(); err != nil {
-					return c.exit(err)
-				}
+			if f.Prot == runtime.ProtTLS && (f.Kind == runtime.KindListen || f.Policy != "") {
+				needEvidence = true
 			}
 		}
 	}
 	wasm, err := runtime.ReadModule(path)
 	if err != nil {
 		return c.exit(pathErr(err))
+	}
+	if needEvidence || *requireTEE || *backend != "auto" {
+		att, chosen, fellBack, err := backends.Select(*backend, *requireTEE)
+		if err != nil {
+			return c.exit(err)
+		}
+		if fellBack {
+			fmt.Fprintf(c.stderr, "keep: warning: no TEE on this machine (see 'keep platform info'); running on the sim backend: the keep's evidence says SIMULATED and verifiers refuse it by default\n")
+		}
+		c.log.Info("backend", "name", chosen)
+		rc.Attester = att
 	}
 
 	ec := runtime.EngineConfig{MaxMemoryPages: pages, Logger: c.log}
@@ -303,17 +317,6 @@ func (c *cli) run(args []string) int {
 		return exitTrap
 	}
 	return c.exit(fmt.Errorf("%s: %w", path, err))
-}
-
-// attester returns the TEE backend for the keep's RA-TLS certificate.
-// Only the sim backend exists so far, and using it is never silent.
-func (c *cli) attester() (keeps.Attester, error) {
-	a, err := sim.NewAttester()
-	if err != nil {
-		return nil, err
-	}
-	c.log.Warn("no TEE backend: using sim; TLS listeners present SIMULATED evidence that verifiers refuse by default")
-	return a, nil
 }
 
 // signals cancels the run on SIGINT or SIGTERM. If the guest does not stop
@@ -507,6 +510,43 @@ func (c *cli) config(args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "keep: wrote %s\n", path)
+	return nil
+}
+
+const platformUsage = `Usage: keep platform info [--json]
+
+Lists Keep's TEE backends, whether this machine can use each, and why not.
+
+`
+
+func (c *cli) platform(args []string) error {
+	if len(args) == 0 || (args[0] != "info" && args[0] != "--help" && args[0] != "-h") {
+		return usageError{"platform: want a subcommand: info"}
+	}
+	if args[0] == "info" {
+		args = args[1:]
+	}
+	fs := c.flags("platform info", platformUsage)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{"platform info: takes no arguments"}
+	}
+	st := backends.Statuses()
+	if *asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	for _, s := range st {
+		mark := "no "
+		if s.Available {
+			mark = "yes"
+		}
+		fmt.Fprintf(c.stdout, "%-4s %s  %s\n", s.Name, mark, s.Reason)
+	}
 	return nil
 }
 
