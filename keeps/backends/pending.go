@@ -4,10 +4,15 @@ import (
 	"errors"
 
 	"github.com/keepwasm/keep/keeps"
+	"github.com/keepwasm/keep/keeps/tdx"
 )
 
-// tdxBackend and snpBackend are replaced when keeps/tdx and keeps/snp land.
-func tdxBackend() Backend { return pending("tdx") }
+func tdxBackend() Backend {
+	return Backend{Name: "tdx", Hardware: true, Available: tdx.Available,
+		New: func() (keeps.Attester, error) { return &tdx.Attester{}, nil }}
+}
+
+// snpBackend is replaced when keeps/snp lands.
 func snpBackend() Backend { return pending("snp") }
 
 func pending(name string) Backend {
