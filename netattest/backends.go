@@ -7,11 +7,13 @@ import (
 	"github.com/keepwasm/keep/keeps"
 	"github.com/keepwasm/keep/keeps/intel"
 	"github.com/keepwasm/keep/keeps/sgx"
+	"github.com/keepwasm/keep/keeps/snp"
 )
 
 // registerBackends adds the hardware verifiers.
 func registerBackends(r *keeps.Registry) {
 	r.Register(&IntelQuoteVerifier{SGX: sgx.NewVerifier(), TDX: defaultTDX()})
+	r.Register(snp.NewVerifier())
 }
 
 // QuoteVerifier verifies a parsed Intel quote of one TEE type.
