@@ -74,10 +74,16 @@ type TDXPolicy struct {
 	RTMR3 []string `toml:"rtmr3"`
 }
 
-// SNPPolicy pins SEV-SNP guest measurements.
+// SNPPolicy pins SEV-SNP guest measurements and minimum versions. The
+// minimum TCB applies to the report's REPORTED_TCB security patch levels.
 type SNPPolicy struct {
-	Measurement []string `toml:"measurement"`
-	HostData    []string `toml:"host_data"`
+	Measurement      []string `toml:"measurement"`
+	HostData         []string `toml:"host_data"`
+	MinGuestSVN      *uint64  `toml:"min_guest_svn"`
+	MinTCBBootloader *uint64  `toml:"min_tcb_bootloader"`
+	MinTCBTEE        *uint64  `toml:"min_tcb_tee"`
+	MinTCBSNP        *uint64  `toml:"min_tcb_snp"`
+	MinTCBMicrocode  *uint64  `toml:"min_tcb_microcode"`
 }
 
 // hardwareTEEs are the TEE types an empty policy accepts.
@@ -347,6 +353,17 @@ func (p *Policy) evalMeasurements(v *Verdict, ec *keeps.Claims) {
 		pins = []pin{{"mrtd", p.TDX.MRTD}, {"rtmr0", p.TDX.RTMR0}, {"rtmr1", p.TDX.RTMR1}, {"rtmr2", p.TDX.RTMR2}, {"rtmr3", p.TDX.RTMR3}}
 	case keeps.TEESNP:
 		pins = []pin{{"measurement", p.SNP.Measurement}, {"host_data", p.SNP.HostData}}
+		for _, m := range []struct {
+			svn string
+			min *uint64
+		}{{"guest_svn", p.SNP.MinGuestSVN}, {"tcb_bootloader", p.SNP.MinTCBBootloader}, {"tcb_tee", p.SNP.MinTCBTEE}, {"tcb_snp", p.SNP.MinTCBSNP}, {"tcb_microcode", p.SNP.MinTCBMicrocode}} {
+			if m.min == nil {
+				continue
+			}
+			if got, ok := ec.SVNs[m.svn]; !ok || got < *m.min {
+				v.refuse("snp %s %d is below the minimum %d", m.svn, got, *m.min)
+			}
+		}
 	default:
 		return
 	}

@@ -416,3 +416,24 @@ func TestParsedPolicyEvaluates(t *testing.T) {
 		t.Fatalf("verdict %+v", v)
 	}
 }
+
+func TestSNPMinimumTCB(t *testing.T) {
+	u := func(v uint64) *uint64 { return &v }
+	res := &Result{Evidence: &keeps.Claims{TEE: keeps.TEESNP, SignatureVerified: true,
+		SVNs: map[string]uint64{"guest_svn": 2, "tcb_bootloader": 3, "tcb_tee": 0, "tcb_snp": 8, "tcb_microcode": 115}}}
+	for _, tc := range []struct {
+		p    SNPPolicy
+		ok   bool
+		want string
+	}{
+		{SNPPolicy{MinTCBSNP: u(8), MinTCBMicrocode: u(115), MinGuestSVN: u(2)}, true, ""},
+		{SNPPolicy{MinTCBSNP: u(9)}, false, "snp tcb_snp 8 is below the minimum 9"},
+		{SNPPolicy{MinTCBMicrocode: u(200)}, false, "tcb_microcode 115"},
+		{SNPPolicy{MinGuestSVN: u(3)}, false, "guest_svn 2"},
+	} {
+		v := (&Policy{SNP: tc.p}).Evaluate(res)
+		if v.Accepted != tc.ok || (tc.want != "" && !strings.Contains(strings.Join(v.Reasons, ";"), tc.want)) {
+			t.Errorf("%+v: verdict %+v", tc.p, v)
+		}
+	}
+}

@@ -122,6 +122,10 @@ func ClaimsFromReport(r *spb.Report, productLine string) *keeps.Claims {
 			"launch_tcb":     r.GetLaunchTcb(),
 		},
 	}
+	// The reported TCB's security patch levels, for minimum-TCB policies.
+	t := DecomposeTCB(r.GetReportedTcb(), productLine)
+	c.SVNs["tcb_bootloader"], c.SVNs["tcb_tee"] = uint64(t.Bootloader), uint64(t.TEE)
+	c.SVNs["tcb_snp"], c.SVNs["tcb_microcode"] = uint64(t.SNP), uint64(t.Microcode)
 	copy(c.ReportData[:], r.GetReportData())
 	c.Notes = append(c.Notes,
 		fmt.Sprintf("%s; current %s; committed %s; launch %s", "reported TCB "+DescribeTCB(r.GetReportedTcb(), productLine),
