@@ -53,6 +53,7 @@ Commands:
   digest        print a module's digest (sha384:<hex>)
   config init   write a commented Enarx.toml template
   verify        check a keep's RA-TLS certificate against a policy
+  proxy         serve a keep to plain HTTP/TCP clients, verified against a policy
   attest-cert   write a sim-backed RA-TLS certificate and key, for tests
   platform info list the TEE backends and whether this machine can use them
   version       print the versions of keep and its engine
@@ -87,6 +88,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = c.digest(args[1:])
 	case "verify":
 		return c.verify(args[1:])
+	case "proxy":
+		return c.proxy(args[1:])
 	case "attest-cert":
 		err = c.attestCert(args[1:])
 	case "platform":
