@@ -52,10 +52,11 @@ FUZZTIME ?= 60s
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
-# bench: benchmarks and load scripts (not part of make test).
-bench: bench-start
-	bench/idle.sh
-	bench/load.sh
+# bench: start-up, compute, HTTP, bulk TLS, idle CPU and RA-TLS verification
+# against wazero and native Go; writes docs/BENCHMARKS.md (not part of make
+# test; needs wrk and hey, see bench/run.sh). BENCH_ARGS go to the harness.
+bench:
+	bench/run.sh $(BENCH_ARGS)
 
 # bench-start: cold vs cached start of the hello guest (not part of make test).
 bench-start:
