@@ -236,3 +236,29 @@ func TestFuzzSeedsVerify(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParsePolicy feeds arbitrary bytes to the policy parser: it must
+// return a policy or an error naming the file, never panic, and a policy
+// it accepts must never allow simulated evidence unless the text says so.
+func FuzzParsePolicy(f *testing.F) {
+	f.Add([]byte(""))
+	f.Add([]byte("tee = [\"sgx\", \"tdx\"]\nallow_debug = true\n[sgx]\nmrenclave = [\"" + strings.Repeat("ab", 32) + "\"]\nmin_isv_svn = 3\n"))
+	f.Add([]byte("allow_simulated = true\nmodule_hashes = [\"sha384:" + strings.Repeat("00", 48) + "\"]\n"))
+	f.Add([]byte("[snp]\nmin_tcb_snp = 8\n[collateral]\nroot_crl = \"crl.der\"\n"))
+	f.Add([]byte("tee = 7\n"))
+	f.Add([]byte("[tdx]\nrtmr0 = [\"zz\"]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePolicy("fuzz.toml", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.toml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		// (A quoted key may spell the name with \u escapes.)
+		says := bytes.Contains(data, []byte("allow_simulated")) || bytes.Contains(data, []byte(`\u`)) || bytes.Contains(data, []byte(`\U`))
+		if p.AllowSimulated && !says {
+			t.Fatalf("policy allows simulated evidence without saying so: %q", data)
+		}
+	})
+}
