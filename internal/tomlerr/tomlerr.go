@@ -1,7 +1,3 @@
-// Package tomlerr turns BurntSushi/toml decode errors into a line number
-// and a one-line message. The library reports syntax errors as ParseError
-// with a position, but type mismatches as plain errors whose text carries
-// the line ("toml: line 2 (last key "args"): incompatible types: ...").
 package tomlerr
 
 import (
