@@ -21,8 +21,10 @@ $(KEEP): $(GOFILES) go.mod go.sum
 
 guests: $(GUESTS)
 
+# -trimpath: a guest's digest (what policies pin) must not depend on the
+# directory it was built in, so that anyone can rebuild and compare it.
 $(BUILD)/%.wasm: guests/%/*.go
-	GOOS=wasip1 GOARCH=wasm $(GO) build -o $@ ./guests/$*
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -o $@ ./guests/$*
 
 # The cryptle guest embeds its page and word list.
 $(BUILD)/cryptle.wasm: $(wildcard guests/cryptle/static/*) guests/cryptle/words.txt
