@@ -1,6 +1,6 @@
 # Keep: a confidential WebAssembly runtime. `make run` and `make test` are the
 # two commands the README promises; both work on a fresh machine that has Go
-# (and, for the tests, wabt: .ci/run installs it).
+# (and, for the tests, wabt, clang-14 and chromium: .ci/run installs them).
 
 GO       ?= go
 BUILD    := build
@@ -10,7 +10,7 @@ LDFLAGS  := -X github.com/keepwasm/keep/runtime.version=$(VERSION)
 GUESTS   := $(patsubst guests/%/main.go,$(BUILD)/%.wasm,$(wildcard guests/*/main.go))
 GOFILES  := $(shell find . -name '*.go' -not -path './build/*')
 
-.PHONY: all build guests run test check unit e2e fuzz fuzz-smoke bench bench-start clean
+.PHONY: all build guests run cryptle test check unit e2e fuzz fuzz-smoke bench bench-start clean
 
 all: build guests
 
@@ -21,19 +21,40 @@ $(KEEP): $(GOFILES) go.mod go.sum
 
 guests: $(GUESTS)
 
+# -trimpath: a guest's digest (what policies pin) must not depend on the
+# directory it was built in, so that anyone can rebuild and compare it.
 $(BUILD)/%.wasm: guests/%/*.go
-	GOOS=wasip1 GOARCH=wasm $(GO) build -o $@ ./guests/$*
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -o $@ ./guests/$*
+
+# The cryptle guest embeds its page and word list.
+$(BUILD)/cryptle.wasm: $(wildcard guests/cryptle/static/*) guests/cryptle/words.txt
 
 # run: build keep and the hello guest and run it on this machine (sim backend).
 run: $(KEEP) $(BUILD)/hello.wasm
 	$(KEEP) run $(BUILD)/hello.wasm Keep
 
+# cryptle: the multi-player Wordle demo in a keep (sim backend) behind
+# keep proxy on 127.0.0.1:8080, until Ctrl-C (scripts/cryptle.sh; README).
+CRYPTLE_CONFIG := guests/cryptle/Enarx.toml
+cryptle: $(KEEP) $(BUILD)/cryptle.wasm $(BUILD)/cryptle-policy.toml
+	KEEP=$(KEEP) CRYPTLE_WASM=$(BUILD)/cryptle.wasm CRYPTLE_CONFIG=$(CRYPTLE_CONFIG) \
+	  CRYPTLE_POLICY=$(BUILD)/cryptle-policy.toml scripts/cryptle.sh
+
+# The players' policy: examples/cryptle-policy.toml with this build's module
+# digest and the Enarx.toml's SHA-384 filled in.
+$(BUILD)/cryptle-policy.toml: examples/cryptle-policy.toml $(BUILD)/cryptle.wasm $(CRYPTLE_CONFIG) $(KEEP)
+	module=$$($(KEEP) digest $(BUILD)/cryptle.wasm) && \
+	config=sha384:$$(sha384sum < $(CRYPTLE_CONFIG) | cut -d' ' -f1) && \
+	sed -e "s|@MODULE_HASH@|$$module|" -e "s|@CONFIG_HASH@|$$config|" $< > $@.tmp && mv $@.tmp $@
+
 # test: static checks, unit tests (with -race), then end-to-end tests through
-# the keep binary: WAT exit-code/error tests, bad input, WASI conformance.
+# the keep binary: WAT exit-code/error tests, bad input, WASI conformance,
+# Cryptle in headless Chromium (its screenshot goes to build/artifacts/).
 test: check unit e2e fuzz-smoke
 
 check:
 	@command -v wat2wasm >/dev/null || { echo "make test needs wat2wasm (Debian: apt-get install wabt; .ci/run installs it)"; exit 1; }
+	@command -v chromium >/dev/null || [ "$$KEEP_SKIP_BROWSER" = 1 ] || { echo "make test needs chromium for the browser test (Debian: apt-get install chromium; .ci/run installs it), or KEEP_SKIP_BROWSER=1 to skip it"; exit 1; }
 	@test -d ../shared/wasi-testsuite || { echo "make test needs ../shared beside the repository"; exit 1; }
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -41,8 +62,9 @@ check:
 unit:
 	$(GO) test -race -count=1 ./runtime/... ./cmd/... ./wasi/... ./netattest/... ./keeps/... ./internal/...
 
+ARTIFACTS := $(CURDIR)/$(BUILD)/artifacts
 e2e:
-	$(GO) test -count=1 ./tests/...
+	KEEP_ARTIFACTS=$(ARTIFACTS) $(GO) test -count=1 ./tests/...
 
 # fuzz-smoke: every fuzz target briefly (part of make test); fuzz: longer.
 fuzz-smoke:

@@ -189,4 +189,19 @@ func TestCryptle(t *testing.T) {
 	if code, body := httpGet(t, "http://"+p.addr+"/api/scoreboard"); code != 200 || !strings.Contains(body, `"name":"Bob"`) {
 		t.Fatalf("GET /api/scoreboard through the proxy = %d %q", code, body)
 	}
+
+	// A proxy pinning another module forwards nothing: the page, the
+	// script and the API all get its 502 naming the keep's module hash.
+	other := writeFile(t, dir, "other.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%q]\n", otherHash))
+	q := startProxy(t, "--policy", other, "127.0.0.1:0", addr)
+	for _, path := range []string{"/", "/static/app.js", "/api/scoreboard"} {
+		code, body := httpGet(t, "http://"+q.addr+path)
+		if code != http.StatusBadGateway || !strings.Contains(body, "module hash "+digestOf(t, guest)+" is not in the policy") ||
+			strings.Contains(body, "Cryptle") || strings.Contains(body, "Bob") {
+			t.Fatalf("GET %s through a proxy pinning another module = %d %q", path, code, body)
+		}
+	}
+	if att := getAttestation(t, q); !att.Verified || att.PolicyAccepted || att.ModuleHash != digestOf(t, guest) {
+		t.Fatalf("attestation through a proxy pinning another module: %+v", att)
+	}
 }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# make cryptle: runs the Cryptle guest in a keep (sim backend, TLS listener
+# from guests/cryptle/Enarx.toml) and one `keep proxy` for the first player's
+# browser, prints what to open, and stops both on Ctrl-C. make builds
+# everything first (keep, build/cryptle.wasm, build/cryptle-policy.toml).
+#
+# Environment (defaults in brackets):
+#   KEEP            the keep binary [build/keep]
+#   CRYPTLE_WASM    the guest [build/cryptle.wasm]
+#   CRYPTLE_CONFIG  its Enarx.toml [guests/cryptle/Enarx.toml]
+#   CRYPTLE_POLICY  the players' policy [build/cryptle-policy.toml]
+#   CRYPTLE_KEEP    the keep's listener, as in CRYPTLE_CONFIG [127.0.0.1:8443]
+#   CRYPTLE_PROXY   the first player's proxy [127.0.0.1:8080]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+keep=${KEEP:-build/keep}
+wasm=${CRYPTLE_WASM:-build/cryptle.wasm}
+config=${CRYPTLE_CONFIG:-guests/cryptle/Enarx.toml}
+policy=${CRYPTLE_POLICY:-build/cryptle-policy.toml}
+keep_addr=${CRYPTLE_KEEP:-127.0.0.1:8443}
+proxy_addr=${CRYPTLE_PROXY:-127.0.0.1:8080}
+
+for f in "$keep" "$wasm" "$config" "$policy"; do
+  [ -f "$f" ] || { echo "cryptle: $f does not exist (run make cryptle)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d)
+pids=()    # the keep and the proxy
+copiers=() # the cats copying their stderr; they end when those exit
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" "${copiers[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'echo; echo "cryptle: stopping" >&2; exit 130' INT
+trap 'exit 143' TERM
+
+# start NAME PATTERN CMD...: runs CMD in the background, copies its stderr to
+# ours, and returns once a line of it matches PATTERN (the listening line),
+# or fails if CMD exits first.
+start() {
+  local name=$1 pattern=$2 fifo="$tmp/$1" fd line
+  shift 2
+  mkfifo "$fifo"
+  "$@" 2>"$fifo" >/dev/null &
+  pids+=("$!")
+  exec {fd}<"$fifo"
+  while IFS= read -r -u "$fd" line; do
+    printf '%s\n' "$line" >&2
+    if [[ $line == *"$pattern"* ]]; then
+      cat <&"$fd" >&2 & # keep copying its stderr
+      copiers+=("$!")
+      exec {fd}<&-
+      return 0
+    fi
+  done
+  echo "cryptle: $name exited before listening" >&2
+  exit 1
+}
+
+start keep "listening on $keep_addr" "$keep" run --backend sim --config "$config" "$wasm"
+start proxy "proxy listening on $proxy_addr" "$keep" proxy --policy "$policy" "$proxy_addr" "$keep_addr"
+
+cat <<EOF
+
+Cryptle runs in a keep (sim backend: no real TEE) on $keep_addr,
+behind keep proxy checking it against $policy.
+
+  open http://$proxy_addr/
+
+  for a second player: $keep proxy --policy $policy 127.0.0.1:8081 $keep_addr
+                       and open http://127.0.0.1:8081/
+
+Ctrl-C stops the keep and the proxy.
+EOF
+
+# Until Ctrl-C, or until the keep or the proxy stops by itself.
+status=0
+wait -n "${pids[0]}" "${pids[1]}" || status=$?
+echo "cryptle: the keep or the proxy exited ($status); stopping" >&2
+exit 1
