@@ -269,9 +269,6 @@ type RunConfig struct {
 // computes without calling the host is stopped only if the Engine is
 // Interruptible; otherwise Run returns when the guest does.
 func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("stopped: %w", err)
-	}
 	if rc.Config != nil {
 		if err := rc.Config.Unsupported(); err != nil {
 			return 0, err
@@ -355,6 +352,11 @@ func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
 		return 0, &LinkError{Msg: firstLine(err.Error())}
 	}
 	defer mod.Close(context.WithoutCancel(ctx))
+	if ctx.Err() != nil {
+		// Ended before the guest started (its sockets were opened and
+		// reported all the same): run none of its code.
+		return 0, fmt.Errorf("stopped: %w", ctx.Err())
+	}
 	_, err = mod.ExportedFunction("_start").Call(ctx)
 	if ctx.Err() != nil {
 		// Stopped, whatever the guest managed to do meanwhile.
