@@ -2,14 +2,15 @@ package runtime
 
 import (
 	"bytes"
-	"crypto/hmac"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -25,23 +26,36 @@ import (
 // wazero's own file cache trusts its files after a CRC32 check, and
 // compiled code is code the keep will execute. So Keep never lets wazero
 // read the cache directory itself. Each entry is one file, named by the
-// module's SHA-384 digest under a directory named by the Keep and wazero
-// versions and the platform, and it ends in an HMAC-SHA256 under a key that
-// is kept outside the cache directory. On a hit, Keep reads the entry,
-// checks the MAC (which also covers the digest and versions), and only then
-// unpacks it into a fresh private temporary directory that wazero reads.
-// An entry that fails the check is deleted and the module is compiled again.
+// module's SHA-256 under a directory named by the Keep and wazero versions
+// and the platform, and it ends in a GMAC (AES-256-GCM authenticating the
+// whole entry, encrypting nothing) under a key derived from a key file kept
+// outside the cache directory. On a hit, Keep reads the entry, checks the
+// MAC (which also covers the module hash, the versions and the kind of
+// code), and only then unpacks it into a fresh private temporary directory
+// that wazero reads. An entry that fails the check, including one in an
+// older format, is deleted and the module is compiled again.
 type DiskCache struct {
-	dir string
-	key []byte
+	dir  string
+	key  []byte      // the key file's 32 bytes
+	aead cipher.AEAD // AES-256-GCM under a key derived from key
 }
 
 // MaxCacheEntry bounds the size of one cache entry.
 const MaxCacheEntry = 1 << 30
 
 const (
-	cacheMagic  = "KEEPCC1\n"
+	// cacheMagic starts every entry and names its format. KEEPCC1 entries
+	// (HMAC-SHA256, named by SHA-384) fail the header check and are
+	// replaced.
+	cacheMagic  = "KEEPCC2\n"
 	cacheKeyLen = 32
+	// cacheTrailer is the GMAC that ends an entry, as
+	// cipher.NewGCMWithRandomNonce seals an empty plaintext: a random
+	// 96-bit nonce, then the 128-bit tag.
+	cacheTrailer = 12 + 16
+	// cacheKDFInfo separates the GMAC key from any other use of the key
+	// file (Keep's older entries were HMAC-SHA256 under its raw bytes).
+	cacheKDFInfo = "keep compilation cache KEEPCC2 AES-256-GCM"
 )
 
 // OpenDiskCache opens (creating if needed) a cache in dir, authenticated
@@ -69,7 +83,25 @@ func OpenDiskCache(dir, keyFile string) (*DiskCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DiskCache{dir: dir, key: key}, nil
+	aead, err := newCacheAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	return &DiskCache{dir: dir, key: key, aead: aead}, nil
+}
+
+// newCacheAEAD returns the AES-256-GCM that authenticates entries, under a
+// key derived from the key file's bytes with HKDF-SHA256.
+func newCacheAEAD(key []byte) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, key, nil, cacheKDFInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("cache key: %w", err)
+	}
+	blk, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, fmt.Errorf("cache key: %w", err)
+	}
+	return cipher.NewGCMWithRandomNonce(blk)
 }
 
 func loadOrCreateKey(path string) ([]byte, error) {
@@ -119,6 +151,33 @@ func sanitize(s string) string {
 	}, s)
 }
 
+// cacheID names a module in the disk cache: the SHA-256 of its bytes,
+// collision-resistant like the SHA-384 Digest and several times cheaper to
+// compute where the CPU has SHA instructions (the Digest is computed beside
+// the cache lookup, see Compile).
+type cacheID [sha256.Size]byte
+
+func cacheIDOf(wasm []byte) cacheID { return sha256.Sum256(wasm) }
+
+// entryName is the file name, and entryHeader the header, of a module's
+// entry. Code compiled with interrupt checks (EngineConfig.Interruptible)
+// differs from code without them, so each kind has its own entry.
+func entryName(id cacheID, interruptible bool) string {
+	n := hex.EncodeToString(id[:])
+	if interruptible {
+		n += "-interruptible"
+	}
+	return n + ".entry"
+}
+
+func entryHeader(vdir string, id cacheID, interruptible bool) []byte {
+	code := "plain"
+	if interruptible {
+		code = "interruptible"
+	}
+	return []byte(cacheMagic + vdir + "\nsha256:" + hex.EncodeToString(id[:]) + "\ncode:" + code + "\n")
+}
+
 // cacheEntry is one module's entry while a Compile uses it.
 type cacheEntry struct {
 	c      *DiskCache
@@ -129,7 +188,7 @@ type cacheEntry struct {
 	log    *slog.Logger
 }
 
-func (c *DiskCache) open(d Digest, log *slog.Logger) (*cacheEntry, error) {
+func (c *DiskCache) open(id cacheID, interruptible bool, log *slog.Logger) (*cacheEntry, error) {
 	vdir := versionDir()
 	tmp, err := os.MkdirTemp("", "keep-cc-")
 	if err != nil {
@@ -137,9 +196,9 @@ func (c *DiskCache) open(d Digest, log *slog.Logger) (*cacheEntry, error) {
 	}
 	e := &cacheEntry{
 		c:      c,
-		path:   filepath.Join(c.dir, vdir, hex.EncodeToString(d[:])+".entry"),
+		path:   filepath.Join(c.dir, vdir, entryName(id, interruptible)),
 		dir:    tmp,
-		header: []byte(cacheMagic + vdir + "\n" + d.String() + "\n"),
+		header: entryHeader(vdir, id, interruptible),
 		log:    log,
 	}
 	data, err := readLimited(e.path, MaxCacheEntry)
@@ -165,23 +224,24 @@ func (c *DiskCache) open(d Digest, log *slog.Logger) (*cacheEntry, error) {
 	return e, nil
 }
 
-func (e *cacheEntry) mac(body []byte) []byte {
-	h := hmac.New(sha256.New, e.c.key)
-	h.Write(e.header)
-	h.Write(body)
-	return h.Sum(nil)
+// Entry layout: header, then records (u32 name length, name, u64 data
+// length, data), then the GMAC over header and records: a random 96-bit
+// nonce and the 128-bit tag (cacheTrailer).
+//
+// seal appends the GMAC of entry (header and records) to it.
+func (e *cacheEntry) seal(entry []byte) []byte {
+	return e.c.aead.Seal(entry, nil, nil, entry)
 }
 
-// Entry layout: header, then records (u32 name length, name, u64 data
-// length, data), then the 32-byte MAC over header and records.
 func (e *cacheEntry) unpack(data []byte) error {
-	if len(data) < len(e.header)+sha256.Size || !bytes.HasPrefix(data, e.header) {
+	if len(data) < len(e.header)+cacheTrailer || !bytes.HasPrefix(data, e.header) {
 		return errors.New("bad header")
 	}
-	body := data[len(e.header) : len(data)-sha256.Size]
-	if !hmac.Equal(e.mac(body), data[len(data)-sha256.Size:]) {
+	signed, trailer := data[:len(data)-cacheTrailer], data[len(data)-cacheTrailer:]
+	if _, err := e.c.aead.Open(nil, nil, trailer, signed); err != nil {
 		return errors.New("authentication failed")
 	}
+	body := signed[len(e.header):]
 	for len(body) > 0 {
 		if len(body) < 4 {
 			return errors.New("truncated record")
@@ -235,20 +295,24 @@ func (e *cacheEntry) store() error {
 		return nil
 	}
 	sort.Strings(names)
-	var body bytes.Buffer
+	entry := bytes.NewBuffer(bytes.Clone(e.header))
 	for _, n := range names {
 		data, err := os.ReadFile(filepath.Join(e.dir, filepath.FromSlash(n)))
 		if err != nil {
 			return err
 		}
-		binary.Write(&body, binary.BigEndian, uint32(len(n)))
-		body.WriteString(n)
-		binary.Write(&body, binary.BigEndian, uint64(len(data)))
-		body.Write(data)
+		binary.Write(entry, binary.BigEndian, uint32(len(n)))
+		entry.WriteString(n)
+		binary.Write(entry, binary.BigEndian, uint64(len(data)))
+		entry.Write(data)
 	}
-	if body.Len()+len(e.header)+sha256.Size > MaxCacheEntry {
-		return fmt.Errorf("entry of %d bytes exceeds the limit", body.Len())
+	if entry.Len()+cacheTrailer > MaxCacheEntry {
+		return fmt.Errorf("entry of %d bytes exceeds the limit", entry.Len()+cacheTrailer)
 	}
+	if entry.Available() < cacheTrailer {
+		entry.Grow(cacheTrailer)
+	}
+	sealed := e.seal(entry.Bytes())
 	if err := os.MkdirAll(filepath.Dir(e.path), 0o700); err != nil {
 		return err
 	}
@@ -257,11 +321,9 @@ func (e *cacheEntry) store() error {
 		return err
 	}
 	defer os.Remove(f.Name())
-	for _, b := range [][]byte{e.header, body.Bytes(), e.mac(body.Bytes())} {
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return err
-		}
+	if _, err := f.Write(sealed); err != nil {
+		f.Close()
+		return err
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -277,12 +339,5 @@ func readLimited(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return data, nil
+	return readAllLimited(f, limit)
 }

@@ -3,9 +3,11 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -85,11 +87,12 @@ func TestOpenDiskCacheKeyFile(t *testing.T) {
 // cacheFixture is a disk cache in a test's temporary directory, with the
 // module the tests compile through it.
 type cacheFixture struct {
-	t       *testing.T
-	dir     string
-	keyFile string
-	wasm    []byte
-	log     *logRecorder
+	t             *testing.T
+	dir           string
+	keyFile       string
+	wasm          []byte
+	log           *logRecorder
+	interruptible bool // compile with EngineConfig.Interruptible
 }
 
 func newCacheFixture(t *testing.T) *cacheFixture {
@@ -110,8 +113,7 @@ func newCacheFixture(t *testing.T) *cacheFixture {
 }
 
 func (f *cacheFixture) entryPath() string {
-	d := DigestOf(f.wasm)
-	return filepath.Join(f.dir, versionDir(), hex.EncodeToString(d[:])+".entry")
+	return filepath.Join(f.dir, versionDir(), entryName(cacheIDOf(f.wasm), f.interruptible))
 }
 
 func (f *cacheFixture) entry() []byte {
@@ -134,7 +136,7 @@ func (f *cacheFixture) compileAndRun(keyFile string) *logRecorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEngine(EngineConfig{Cache: dc, Logger: slog.New(f.log)})
+	e, err := NewEngine(EngineConfig{Cache: dc, Logger: slog.New(f.log), Interruptible: f.interruptible})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,9 +168,8 @@ func TestDiskCacheStoreAndHit(t *testing.T) {
 		t.Errorf("first compile: log %q, want a miss", log)
 	}
 	first := f.entry()
-	d := DigestOf(f.wasm)
-	header := cacheMagic + versionDir() + "\n" + d.String() + "\n"
-	if !bytes.HasPrefix(first, []byte(header)) || len(first) <= len(header)+sha256.Size {
+	header := entryHeader(versionDir(), cacheIDOf(f.wasm), false)
+	if !bytes.HasPrefix(first, header) || len(first) <= len(header)+cacheTrailer {
 		t.Fatalf("entry does not start with %q or is empty (%d bytes)", header, len(first))
 	}
 	if st, err := os.Stat(f.entryPath()); err != nil || st.Mode().Perm()&0o077 != 0 {
@@ -198,7 +199,10 @@ func TestDiskCacheRejectsTamperedEntry(t *testing.T) {
 	}{
 		{"byte in the middle", func(b []byte) []byte { b[len(b)/2] ^= 0x01; return b }},
 		{"byte of the MAC", func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }},
+		{"byte of the nonce", func(b []byte) []byte { b[len(b)-cacheTrailer] ^= 0x01; return b }},
+		{"last byte of the records", func(b []byte) []byte { b[len(b)-cacheTrailer-1] ^= 0x01; return b }},
 		{"byte of the header", func(b []byte) []byte { b[len(cacheMagic)] ^= 0x20; return b }},
+		{"MAC only", func(b []byte) []byte { return b[len(b)-cacheTrailer:] }},
 		{"truncated", func(b []byte) []byte { return b[:len(b)-100] }},
 		{"appended", func(b []byte) []byte { return append(b, 0) }},
 		{"empty", func([]byte) []byte { return nil }},
@@ -272,14 +276,13 @@ func TestDiskCacheRecordNames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := DigestOf(f.wasm)
-			e := &cacheEntry{c: dc, header: []byte(cacheMagic + versionDir() + "\n" + d.String() + "\n")}
-			var body bytes.Buffer
-			binary.Write(&body, binary.BigEndian, uint32(len(name)))
+			e := &cacheEntry{c: dc, header: entryHeader(versionDir(), cacheIDOf(f.wasm), false)}
+			body := bytes.NewBuffer(bytes.Clone(e.header))
+			binary.Write(body, binary.BigEndian, uint32(len(name)))
 			body.WriteString(name)
-			binary.Write(&body, binary.BigEndian, uint64(3))
+			binary.Write(body, binary.BigEndian, uint64(3))
 			body.WriteString("bad")
-			entry := append(append(append([]byte(nil), e.header...), body.Bytes()...), e.mac(body.Bytes())...)
+			entry := e.seal(body.Bytes())
 			if err := os.MkdirAll(filepath.Dir(f.entryPath()), 0o700); err != nil {
 				t.Fatal(err)
 			}
@@ -295,4 +298,109 @@ func TestDiskCacheRecordNames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDiskCacheRejectsOldFormat: an entry of the first format (KEEPCC1:
+// HMAC-SHA256 under the raw key file, header naming the SHA-384), even one
+// authentic under the same key file, is refused and replaced.
+func TestDiskCacheRejectsOldFormat(t *testing.T) {
+	f := newCacheFixture(t)
+	f.compileAndRun(f.keyFile)
+	good := f.entry()
+	key, err := os.ReadFile(f.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := entryHeader(versionDir(), cacheIDOf(f.wasm), false)
+	records := good[len(header) : len(good)-cacheTrailer]
+	for _, tc := range []struct {
+		name   string
+		header string
+	}{
+		{"KEEPCC1 header", "KEEPCC1\n" + versionDir() + "\n" + DigestOf(f.wasm).String() + "\n"},
+		// The current header with the old MAC: the trailer does not parse
+		// as a GMAC.
+		{"KEEPCC2 header, HMAC", string(header)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := hmac.New(sha256.New, key)
+			h.Write([]byte(tc.header))
+			h.Write(records)
+			old := append(append([]byte(tc.header), records...), h.Sum(nil)...)
+			if err := os.WriteFile(f.entryPath(), old, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			log := f.compileAndRun(f.keyFile)
+			if !log.has("entry rejected") || log.has("compilation cache hit") {
+				t.Fatalf("log %q, want the old entry rejected", log)
+			}
+			if !bytes.HasPrefix(f.entry(), header) {
+				t.Errorf("the old entry was not replaced by a new one")
+			}
+			if log := f.compileAndRun(f.keyFile); !log.has("compilation cache hit") {
+				t.Errorf("after replacement: log %q, want a hit", log)
+			}
+		})
+	}
+}
+
+// TestDiskCacheInterruptibleEntries: code compiled with and without
+// interrupt checks has one entry each, so engines of both kinds sharing a
+// cache both hit, and an entry of one kind is refused in place of the
+// other (its MAC binds the kind).
+func TestDiskCacheInterruptibleEntries(t *testing.T) {
+	f := newCacheFixture(t)
+	for _, interruptible := range []bool{false, true} {
+		f.interruptible = interruptible
+		if log := f.compileAndRun(f.keyFile); !log.has("compilation cache miss") {
+			t.Errorf("interruptible=%v, first compile: log %q, want a miss", interruptible, log)
+		}
+	}
+	for _, interruptible := range []bool{false, true} {
+		f.interruptible = interruptible
+		if log := f.compileAndRun(f.keyFile); !log.has("compilation cache hit") {
+			t.Errorf("interruptible=%v, second compile: log %q, want a hit", interruptible, log)
+		}
+	}
+	f.interruptible = true
+	other := f.entry()
+	f.interruptible = false
+	if err := os.WriteFile(f.entryPath(), other, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if log := f.compileAndRun(f.keyFile); !log.has("entry rejected") || log.has("compilation cache hit") {
+		t.Errorf("interruptible entry in place of the plain one: log %q, want it rejected", log)
+	}
+}
+
+// TestDiskCacheKeyIsDerived: the GMAC key is derived from the key file,
+// not the key file's bytes themselves.
+func TestDiskCacheKeyIsDerived(t *testing.T) {
+	f := newCacheFixture(t)
+	dc, err := OpenDiskCache(f.dir, f.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := newCacheAEADRaw(dc.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &cacheEntry{c: dc, header: []byte(cacheMagic)}
+	sealed := e.seal([]byte(cacheMagic + "records"))
+	signed, trailer := sealed[:len(sealed)-cacheTrailer], sealed[len(sealed)-cacheTrailer:]
+	if _, err := dc.aead.Open(nil, nil, trailer, signed); err != nil {
+		t.Fatalf("own seal does not open: %v", err)
+	}
+	if _, err := raw.Open(nil, nil, trailer, signed); err == nil {
+		t.Errorf("the entry opens under the raw key file bytes: the key is not derived")
+	}
+}
+
+// newCacheAEADRaw is AES-256-GCM under key itself, without derivation.
+func newCacheAEADRaw(key []byte) (cipher.AEAD, error) {
+	blk, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCMWithRandomNonce(blk)
 }

@@ -61,12 +61,9 @@ func ReadModule(path string) ([]byte, error) {
 	if st, err := f.Stat(); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("%s: is a directory, not a module", path)
 	}
-	wasm, err := io.ReadAll(io.LimitReader(f, MaxModuleSize+1))
+	wasm, err := readAllLimited(f, MaxModuleSize)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(wasm) > MaxModuleSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxModuleSize)
 	}
 	if err := CheckMagic(wasm); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -83,4 +80,52 @@ func CheckMagic(wasm []byte) error {
 		return errors.New("truncated WebAssembly module (no version)")
 	}
 	return nil
+}
+
+// errTooLarge is returned by readAllLimited; its text follows the path.
+type errTooLarge struct{ limit int64 }
+
+func (e errTooLarge) Error() string { return fmt.Sprintf("larger than %d bytes", e.limit) }
+
+// readAllLimited reads f to its end, refusing more than limit bytes. The
+// buffer is allocated once, at the size f has now, and filled in place:
+// io.ReadAll would grow it by doubling, copying and clearing several times
+// (for a 10 MB cache entry, a third of a warm start). A file that grows
+// while it is read is still read to its end, within limit; one that
+// shrinks gives what it still holds.
+func readAllLimited(f *os.File, limit int64) ([]byte, error) {
+	var size int64
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	if size > limit {
+		return nil, errTooLarge{limit}
+	}
+	data := make([]byte, size)
+	n, err := io.ReadFull(f, data)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return data[:n], nil // shrank since the stat
+	case err != nil:
+		return nil, err
+	}
+	// Normally at EOF now: one read of a byte confirms it. Anything more
+	// (a file that grew, or not a regular file) is read on, within limit.
+	var probe [1]byte
+	m, err := f.Read(probe[:])
+	if m == 0 {
+		if err == nil || errors.Is(err, io.EOF) {
+			return data, nil
+		}
+		return nil, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(f, limit-size))
+	if err != nil {
+		return nil, err
+	}
+	data = append(append(data, probe[0]), rest...)
+	if int64(len(data)) > limit {
+		return nil, errTooLarge{limit}
+	}
+	return data, nil
 }

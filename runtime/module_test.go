@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"bytes"
 	"crypto/sha512"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -183,5 +185,46 @@ func TestReadModuleTooLarge(t *testing.T) {
 	f.Close()
 	if _, err := ReadModule(p); err == nil || err.Error() != p+": larger than 100000000 bytes" {
 		t.Errorf("ReadModule(%d bytes) = %v", MaxModuleSize+1, err)
+	}
+}
+
+func TestReadAllLimited(t *testing.T) {
+	const limit = 100
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, limit - 1, limit, limit + 1, 3 * limit} {
+		data := bytes.Repeat([]byte{'x'}, n)
+		// A regular file (read at its stat size) and a pipe (no size).
+		p := filepath.Join(dir, fmt.Sprint(n))
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, fileErr := readAllLimited(f, limit)
+		f.Close()
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { w.Write(data); w.Close() }()
+		gotPipe, pipeErr := readAllLimited(r, limit)
+		r.Close()
+		for _, c := range []struct {
+			what string
+			got  []byte
+			err  error
+		}{{"file", got, fileErr}, {"pipe", gotPipe, pipeErr}} {
+			if n > limit {
+				if c.err == nil || c.err.Error() != "larger than 100 bytes" {
+					t.Errorf("%s of %d bytes: %d bytes, %v; want \"larger than 100 bytes\"", c.what, n, len(c.got), c.err)
+				}
+				continue
+			}
+			if c.err != nil || !bytes.Equal(c.got, data) {
+				t.Errorf("%s of %d bytes: %d bytes, %v", c.what, n, len(c.got), c.err)
+			}
+		}
 	}
 }

@@ -41,6 +41,20 @@ type EngineConfig struct {
 	Cache *DiskCache
 	// Logger receives the runtime's own logs; nil discards them.
 	Logger *slog.Logger
+	// Interruptible compiles guests with wazero's interrupt checks
+	// (RuntimeConfig.WithCloseOnContextDone), so that the end of Run's
+	// context stops even a guest that computes without ever calling the
+	// host, such as a `loop br 0`.
+	//
+	// It is off by default because of its cost: in wazero v1.12.0 every
+	// loop iteration then leaves compiled code for Go to check the module's
+	// state, which makes guest code 2-4 times slower (wazero issue #2466).
+	// Without it, the end of the context stops a guest at its next host
+	// call (every WASI function checks it) or at once while it sleeps or
+	// waits on a socket; a guest that spins without host calls runs on
+	// until it returns or the process exits, as `keep run` does after a
+	// grace period. See docs/RATIONALE.md, "Stopping a guest".
+	Interruptible bool
 }
 
 // Engine compiles and runs modules. It is safe for concurrent use.
@@ -113,14 +127,31 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	if err := CheckMagic(wasm); err != nil {
 		return nil, &CompileError{Err: err}
 	}
-	m := &Module{Digest: DigestOf(wasm), Name: name, log: e.log}
+	// The SHA-384 digest (no SHA-512 instructions on x86: ~3 ms per MB)
+	// is not needed to find compiled code, so it is computed on another
+	// core while the disk cache is read and checked; the cache is keyed by
+	// the SHA-256, which SHA instructions make cheap.
+	digest := make(chan Digest, 1)
+	go func() { digest <- DigestOf(wasm) }()
+	m, err := e.compile(ctx, name, wasm)
+	d := <-digest
+	if err != nil {
+		return nil, err
+	}
+	m.Digest = d
+	e.log.Debug("compiled", "module", name, "digest", d.String())
+	return m, nil
+}
+
+func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
+	m := &Module{Name: name, log: e.log}
 	rc := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(e.cfg.Interruptible).
 		WithMemoryLimitPages(e.cfg.MaxMemoryPages)
 	var entry *cacheEntry
 	if e.cfg.Cache != nil {
 		var err error
-		entry, err = e.cfg.Cache.open(m.Digest, e.log)
+		entry, err = e.cfg.Cache.open(cacheIDOf(wasm), e.cfg.Interruptible, e.log)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +173,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		return nil, &CompileError{Err: err}
 	}
 	m.compiled = compiled
-	e.log.Debug("compiled", "module", name, "digest", m.Digest.String(), "took", time.Since(start))
+	e.log.Debug("compiled", "module", name, "took", time.Since(start))
 	if entry != nil {
 		if err := entry.store(); err != nil {
 			e.log.Warn("compilation cache: could not store entry", "err", err)
@@ -233,8 +264,10 @@ type RunConfig struct {
 
 // Run runs the module's _start and returns its exit code: 0 when _start
 // returns, or the code given to proc_exit. A trap is a *TrapError. When ctx
-// ends, the guest is stopped promptly, even while it sleeps, and the error
-// wraps ctx.Err().
+// ends, the guest is stopped and the error wraps ctx.Err(): at once while
+// it sleeps or waits on a socket, else at its next host call. A guest that
+// computes without calling the host is stopped only if the Engine is
+// Interruptible; otherwise Run returns when the guest does.
 func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
 	if rc.Config != nil {
 		if err := rc.Config.Unsupported(); err != nil {
@@ -319,6 +352,11 @@ func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
 		return 0, &LinkError{Msg: firstLine(err.Error())}
 	}
 	defer mod.Close(context.WithoutCancel(ctx))
+	if ctx.Err() != nil {
+		// Ended before the guest started (its sockets were opened and
+		// reported all the same): run none of its code.
+		return 0, fmt.Errorf("stopped: %w", ctx.Err())
+	}
 	_, err = mod.ExportedFunction("_start").Call(ctx)
 	if ctx.Err() != nil {
 		// Stopped, whatever the guest managed to do meanwhile.
@@ -370,18 +408,10 @@ func sleeper(ctx context.Context) func(ns int64) {
 		case <-t.C:
 		case <-ctx.Done():
 			// Stop the guest here: returning would let it carry on as if
-			// the sleep had ended. wazero turns this panic, raised in a
-			// host function, into the module's exit, as proc_exit does.
-			panic(sys.NewExitError(exitCodeFor(ctx.Err())))
+			// the sleep had ended.
+			keepwasi.Stop(ctx)
 		}
 	}
-}
-
-func exitCodeFor(err error) uint32 {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return sys.ExitCodeDeadlineExceeded
-	}
-	return sys.ExitCodeContextCanceled
 }
 
 // mergeEnv appends extra to base; a key in extra replaces the same key in

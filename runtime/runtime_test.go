@@ -759,3 +759,84 @@ func TestModuleRunsConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// runUntilCancelled runs m with a signalWriter as stdout, cancels ctx once
+// the guest has written, and returns Run's result. The guests it is used
+// with never return by themselves, so a Run that returns was stopped by the
+// cancel; the 30 s bound is a hang guard, not a timing assertion.
+func runUntilCancelled(t *testing.T, m *Module) (code uint32, out string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &signalWriter{ch: make(chan struct{})}
+	type result struct {
+		code uint32
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, err := m.Run(ctx, RunConfig{Stdout: w})
+		done <- result{code, err}
+	}()
+	select {
+	case <-w.ch: // the guest is past its first write, into its loop
+	case r := <-done:
+		t.Fatalf("Run returned before the guest wrote: %d, %v", r.code, r.err)
+	}
+	cancel()
+	select {
+	case r := <-done:
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return r.code, w.buf.String(), r.err
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30 s of cancel: the spinning guest was not stopped")
+	}
+	return 0, "", nil
+}
+
+// TestCancelStopsHostCallingGuest: with the default EngineConfig (no
+// interrupt checks in compiled loops), a guest that computes but calls the
+// host now and then, as Go guests call clock_time_get, is stopped at its
+// next host call.
+func TestCancelStopsHostCallingGuest(t *testing.T) {
+	m := compile(t, newEngine(t, EngineConfig{}), "clock-loop.wasm", wat(t, watModule(`
+  (data (i32.const 16) "spinning\n")
+  (func (export "_start")
+    (call $write (i32.const 1) (i32.const 16) (i32.const 9))
+    (loop $l
+      (call $check (call $clock (i32.const 1) (i64.const 1) (i32.const 32)))
+      (br $l)))`)))
+	code, out, err := runUntilCancelled(t, m)
+	if !errors.Is(err, context.Canceled) || out != "spinning\n" {
+		t.Errorf("Run = %d, %v; stdout %q; want an error wrapping context.Canceled and stdout \"spinning\\n\"", code, err, out)
+	}
+}
+
+// TestInterruptibleStopsSpinningGuest: an Interruptible engine stops a
+// guest that never calls the host again (`loop br 0`).
+func TestInterruptibleStopsSpinningGuest(t *testing.T) {
+	m := compile(t, newEngine(t, EngineConfig{Interruptible: true}), "spin.wasm", wat(t, watModule(`
+  (data (i32.const 16) "spinning\n")
+  (func (export "_start")
+    (call $write (i32.const 1) (i32.const 16) (i32.const 9))
+    (loop $l (br $l)))`)))
+	code, out, err := runUntilCancelled(t, m)
+	if !errors.Is(err, context.Canceled) || out != "spinning\n" {
+		t.Errorf("Run = %d, %v; stdout %q; want an error wrapping context.Canceled and stdout \"spinning\\n\"", code, err, out)
+	}
+}
+
+// TestCancelledBeforeRun: a context that has already ended runs nothing.
+func TestCancelledBeforeRun(t *testing.T) {
+	for _, interruptible := range []bool{false, true} {
+		m := compile(t, newEngine(t, EngineConfig{Interruptible: interruptible}), "stdio.wasm", wat(t, watStdio))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		var out bytes.Buffer
+		code, err := m.Run(ctx, RunConfig{Stdout: &out, Stderr: &out})
+		if !errors.Is(err, context.Canceled) || out.Len() != 0 {
+			t.Errorf("interruptible=%v: Run = %d, %v, output %q; want context.Canceled and no output", interruptible, code, err, out.String())
+		}
+	}
+}

@@ -275,23 +275,31 @@ func TestWATSleepCompletes(t *testing.T) {
 	}
 }
 
+// TestWATSignals: a signal stops a sleeping guest (which returns through
+// the run's context) and a spinning one (which never makes another host
+// call: keep exits by itself after its grace period) with 128+signal.
 func TestWATSignals(t *testing.T) {
 	t.Parallel()
-	dir := compileWAT(t, "sleep")
+	sleepDir := compileWAT(t, "sleep")
+	spinDir := compileWAT(t, "spin")
 	for _, tc := range []struct {
 		name string
+		dir  string
+		args []string
 		sig  syscall.Signal
 		code int
 	}{
-		{"SIGTERM", syscall.SIGTERM, 143},
-		{"SIGINT", syscall.SIGINT, 130},
+		{"SIGTERM", sleepDir, []string{"sleep.wasm", "60000"}, syscall.SIGTERM, 143},
+		{"SIGINT", sleepDir, []string{"sleep.wasm", "60000"}, syscall.SIGINT, 130},
+		{"spin/SIGTERM", spinDir, []string{"spin.wasm"}, syscall.SIGTERM, 143},
+		{"spin/SIGINT", spinDir, []string{"spin.wasm"}, syscall.SIGINT, 130},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, keepBin, "run", "sleep.wasm", "60000")
-			cmd.Dir = dir
+			cmd := exec.CommandContext(ctx, keepBin, append([]string{"run"}, tc.args...)...)
+			cmd.Dir = tc.dir
 			cmd.WaitDelay = 5 * time.Second
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr

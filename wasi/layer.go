@@ -141,18 +141,35 @@ func (s *Sockets) wait(ctx context.Context, d time.Duration) {
 	case <-s.wake:
 	case <-timer:
 	case <-ctx.Done():
-		stop(ctx)
+		Stop(ctx)
 	}
 }
 
-// stop ends the guest because its run's context ended: wazero turns this
-// panic, raised in a host function, into the module's exit.
-func stop(ctx context.Context) {
+// Stop ends the guest because its run's context ended. It must be called
+// from a host function, with the context wazero passed to it, and does not
+// return: wazero turns its panic into the module's exit, as proc_exit does,
+// with sys.ExitCodeDeadlineExceeded or sys.ExitCodeContextCanceled.
+func Stop(ctx context.Context) {
 	code := sys.ExitCodeContextCanceled
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		code = sys.ExitCodeDeadlineExceeded
 	}
 	panic(sys.NewExitError(code))
+}
+
+// stopWhenDone wraps a host function so that a guest calling it after its
+// run's context ended is stopped instead. Keep compiles guests without
+// wazero's interrupt checks in loops (see runtime.EngineConfig.Interruptible),
+// so host calls are where a running guest is stopped: Go guests call
+// clock_time_get and poll_oneoff constantly. The check is one atomic load
+// (context.cancelCtx.Err) per call.
+func stopWhenDone(fn api.GoModuleFunction) api.GoModuleFunction {
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		if ctx.Err() != nil {
+			Stop(ctx)
+		}
+		fn.Call(ctx, mod, stack)
+	})
 }
 
 type ctxKey struct{}
@@ -178,7 +195,8 @@ type hostFn struct {
 
 // Instantiate registers Keep's "wasi_snapshot_preview1" in r: wazero's
 // implementation, with the functions that take fds wrapped so that Keep's
-// sockets are handled here.
+// sockets are handled here, and every function wrapped so that it stops
+// the guest once the context of its run has ended.
 func Instantiate(ctx context.Context, r wazero.Runtime) (*Host, error) {
 	// Compile wazero's own module to reach the Go implementation of each
 	// function.
@@ -204,14 +222,14 @@ func Instantiate(ctx context.Context, r wazero.Runtime) (*Host, error) {
 		if w := wrap(name, h.fn, orig["fd_close"].fn); w != nil {
 			fn = w
 		}
-		out.NewFunctionBuilder().WithGoModuleFunction(fn, h.params, h.results).WithParameterNames(h.names...).Export(name)
+		out.NewFunctionBuilder().WithGoModuleFunction(stopWhenDone(fn), h.params, h.results).WithParameterNames(h.names...).Export(name)
 	}
 	wasiMod, err := out.Instantiate(ctx)
 	if err != nil {
 		return nil, err
 	}
 	keepMod, err := r.NewHostModuleBuilder(KeepModule).NewFunctionBuilder().
-		WithGoModuleFunction(api.GoModuleFunc(peerIdentity), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
+		WithGoModuleFunction(stopWhenDone(api.GoModuleFunc(peerIdentity)), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
 		WithParameterNames("fd", "buf", "buf_len", "result.len").
 		Export("peer_identity").Instantiate(ctx)
 	if err != nil {

@@ -13,13 +13,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/keepwasm/keep/keeps/backends"
 	"github.com/keepwasm/keep/runtime"
@@ -200,7 +197,7 @@ func (c *cli) run(args []string) int {
 	timeout := fs.Duration("timeout", 0, "stop the module after this `duration` (e.g. 30s; 0 = no limit)")
 	maxMem := fs.String("max-memory", "", "cap the module's memory: `N` pages of 64 KiB, or a size such as 256MiB or 1GiB (default 4GiB)")
 	cacheDir := fs.String("cache-dir", os.Getenv("KEEP_CACHE_DIR"), "keep compiled code in `DIR` across runs, authenticated (env KEEP_CACHE_DIR)")
-	cacheKey := fs.String("cache-key", os.Getenv("KEEP_CACHE_KEY"), "`FILE` holding the cache's HMAC key, outside the cache dir (env KEEP_CACHE_KEY; default in the user config dir)")
+	cacheKey := fs.String("cache-key", os.Getenv("KEEP_CACHE_KEY"), "`FILE` holding the cache's secret key, outside the cache dir (env KEEP_CACHE_KEY; default in the user config dir)")
 	backend := fs.String("backend", "auto", "TEE backend for the keep's evidence: auto, "+strings.Join(backends.Names(), ", "))
 	requireTEE := fs.Bool("require-tee", false, "refuse to run without a hardware TEE (never fall back to sim)")
 	if err := c.parse(fs, args); err != nil {
@@ -290,7 +287,8 @@ func (c *cli) run(args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	sig := c.watchSignals(cancel)
+	stop := c.watchStops(ctx, cancel, fmt.Sprintf("keep: %s: stopped after --timeout %v (the module did not return within %v; exiting)", path, *timeout, stopGrace))
+	defer stop.finish()
 
 	engine, err := runtime.NewEngine(ec)
 	if err != nil {
@@ -303,8 +301,9 @@ func (c *cli) run(args []string) int {
 	}
 	defer mod.Close(context.Background())
 	c.log.Info("running", "module", path, "digest", mod.Digest.String())
+	stop.started()
 	code, err := mod.Run(ctx, rc)
-	if s := sig.caught(); s != 0 {
+	if s := stop.finish(); s != 0 {
 		c.log.Info("stopped by signal", "signal", s.String())
 		return exitSignal + int(s)
 	}
@@ -320,42 +319,6 @@ func (c *cli) run(args []string) int {
 		return exitTrap
 	}
 	return c.exit(fmt.Errorf("%s: %w", path, err))
-}
-
-// signals cancels the run on SIGINT or SIGTERM. If the guest does not stop
-// within the grace period (it may be blocked reading stdin), or on a
-// second signal, keep exits at once.
-type signals struct {
-	ch  chan os.Signal
-	got chan syscall.Signal
-}
-
-const stopGrace = 3 * time.Second
-
-func (c *cli) watchSignals(cancel context.CancelFunc) *signals {
-	s := &signals{ch: make(chan os.Signal, 2), got: make(chan syscall.Signal, 1)}
-	signal.Notify(s.ch, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		first := (<-s.ch).(syscall.Signal)
-		s.got <- first
-		cancel()
-		select {
-		case <-s.ch:
-		case <-time.After(stopGrace):
-			fmt.Fprintf(c.stderr, "keep: module did not stop within %v of %v; exiting\n", stopGrace, first)
-		}
-		os.Exit(exitSignal + int(first))
-	}()
-	return s
-}
-
-func (s *signals) caught() syscall.Signal {
-	select {
-	case sig := <-s.got:
-		return sig
-	default:
-		return 0
-	}
 }
 
 // parseDir parses HOST[:GUEST][:ro]; GUEST defaults to HOST.

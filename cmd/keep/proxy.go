@@ -107,7 +107,9 @@ func (c *cli) proxy(args []string) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sig := c.watchSignals(cancel)
+	stop := c.watchStops(ctx, cancel, "")
+	stop.started()
+	defer stop.finish()
 	go func() {
 		<-ctx.Done()
 		p.Close()
@@ -125,7 +127,7 @@ func (c *cli) proxy(args []string) int {
 	} else {
 		err = p.Serve(ln)
 	}
-	if s := sig.caught(); s != 0 {
+	if s := stop.finish(); s != 0 {
 		c.log.Info("stopped by signal", "signal", s.String())
 		return exitSignal + int(s)
 	}
