@@ -1,7 +1,6 @@
 package wasi
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -103,9 +102,15 @@ func (l *listenSock) loop() {
 // admit completes a TLS handshake, if any, and queues the connection.
 func (l *listenSock) admit(c net.Conn) {
 	if tc, ok := c.(*tls.Conn); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), l.hsTimeout)
-		err := tc.HandshakeContext(ctx)
-		cancel()
+		// A deadline, not HandshakeContext with a timeout: that costs a
+		// context, a timer and a goroutine per connection.
+		err := c.SetDeadline(time.Now().Add(l.hsTimeout))
+		if err == nil {
+			err = tc.Handshake()
+		}
+		if err == nil {
+			err = c.SetDeadline(time.Time{})
+		}
 		if err != nil {
 			l.log.Info("TLS handshake failed", "listener", l.name, "remote", c.RemoteAddr().String(), "err", err)
 			c.Close()
