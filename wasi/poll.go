@@ -113,10 +113,7 @@ func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64
 				default:
 					ready = k.readable()
 					if c, isConn := k.(*connSock); ready && isConn {
-						c.mu.Lock()
-						avail := len(c.buf) - c.off
-						hup := avail == 0 && c.err != nil
-						c.mu.Unlock()
+						avail, hup := c.pending()
 						binary.LittleEndian.PutUint64(ev[16:], uint64(avail))
 						if hup {
 							binary.LittleEndian.PutUint16(ev[24:], eventrwflagHangup)

@@ -1,7 +1,6 @@
 package wasi
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -10,9 +9,6 @@ import (
 	"sync"
 	"time"
 )
-
-// readBufSize is how much a connection reads ahead for the guest.
-const readBufSize = 64 << 10
 
 // Defaults for listeners.
 const (
@@ -106,9 +102,15 @@ func (l *listenSock) loop() {
 // admit completes a TLS handshake, if any, and queues the connection.
 func (l *listenSock) admit(c net.Conn) {
 	if tc, ok := c.(*tls.Conn); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), l.hsTimeout)
-		err := tc.HandshakeContext(ctx)
-		cancel()
+		// A deadline, not HandshakeContext with a timeout: that costs a
+		// context, a timer and a goroutine per connection.
+		err := c.SetDeadline(time.Now().Add(l.hsTimeout))
+		if err == nil {
+			err = tc.Handshake()
+		}
+		if err == nil {
+			err = c.SetDeadline(time.Time{})
+		}
 		if err != nil {
 			l.log.Info("TLS handshake failed", "listener", l.name, "remote", c.RemoteAddr().String(), "err", err)
 			c.Close()
@@ -176,97 +178,56 @@ func (l *listenSock) close() error {
 	}
 }
 
-// connSock is a connected stream. A goroutine reads ahead into one buffer
-// while the guest drains the other, and wakes the guest when data, EOF or an
-// error arrives. Writes go straight to the connection.
+// connSock is a connected stream. A goroutine (pump) reads ahead into a
+// bounded buffer (readBuf, up to readAheadMax) while the guest consumes it,
+// and wakes the guest when data, EOF or an error arrives; EOF and errors
+// reach the guest after the data before them. Writes go straight to the
+// connection, on the guest's thread.
 type connSock struct {
 	conn    net.Conn
 	peer    []byte // the peer's verified identity (JSON), if any
 	wake    func()
 	release func() // frees the listener's connection slot, if any
+	in      *readBuf
+	pumped  chan struct{} // closed when pump returns
 
 	mu       sync.Mutex
-	cond     *sync.Cond
-	buf      []byte // data for the guest: buf[off:]
-	off      int
-	spare    []byte
-	err      error // read error (io.EOF at the end), after buf drains
 	nonblock bool
 	closed   bool
 	rdShut   bool
 }
 
 func newConnSock(c net.Conn, wake, release func()) *connSock {
-	s := &connSock{conn: c, wake: wake, release: release, spare: make([]byte, readBufSize)}
-	s.cond = sync.NewCond(&s.mu)
+	s := &connSock{conn: c, wake: wake, release: release, in: newReadBuf(readAheadMax), pumped: make(chan struct{})}
 	go s.pump()
 	return s
 }
 
+// pump reads ahead until the connection ends or the socket is closed.
 func (s *connSock) pump() {
-	for {
-		s.mu.Lock()
-		for s.off < len(s.buf) && !s.closed {
-			s.cond.Wait()
-		}
-		if s.closed {
-			s.mu.Unlock()
-			return
-		}
-		rb := s.spare[:cap(s.spare)]
-		s.mu.Unlock()
-
-		n, err := s.conn.Read(rb)
-
-		s.mu.Lock()
-		s.spare, s.buf, s.off = s.buf[:0], rb[:n], 0
-		if s.spare == nil {
-			s.spare = make([]byte, readBufSize)
-		}
-		if err != nil && s.err == nil {
-			s.err = err
-		}
-		s.mu.Unlock()
-		s.wake()
-		if err != nil {
-			return
-		}
-	}
+	defer close(s.pumped)
+	s.in.fill(s.conn, s.wake)
 }
 
 // read copies waiting data into bufs. It returns n > 0, or (0, io.EOF) at
 // the end, or (0, err), or (0, nil) when nothing is waiting yet.
 func (s *connSock) read(bufs [][]byte, peek bool) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.rdShut {
+	if s.readShut() {
 		return 0, io.EOF
 	}
-	n := 0
-	avail := s.buf[s.off:]
-	for _, b := range bufs {
-		m := copy(b, avail[n:])
-		n += m
-		if n == len(avail) {
-			break
-		}
-	}
-	if n > 0 {
-		if !peek {
-			s.off += n
-			if s.off == len(s.buf) {
-				s.cond.Signal()
-			}
-		}
-		return n, nil
-	}
-	return 0, s.err
+	return s.in.read(bufs, peek)
 }
 
-func (s *connSock) readable() bool {
+// pending returns the bytes waiting for the guest and whether the stream
+// has ended with nothing left (poll_oneoff's nbytes and hangup flag).
+func (s *connSock) pending() (n int, hup bool) { return s.in.buffered() }
+
+func (s *connSock) readable() bool { return s.readShut() || s.in.readable() }
+
+func (s *connSock) readShut() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.off < len(s.buf) || s.err != nil || s.rdShut
+	return s.rdShut
 }
 
 func (s *connSock) write(b []byte) (int, error) { return s.conn.Write(b) }
@@ -295,8 +256,8 @@ func (s *connSock) close() error {
 		return nil
 	}
 	s.closed = true
-	s.cond.Broadcast()
 	s.mu.Unlock()
+	s.in.close()
 	err := s.conn.Close()
 	if s.release != nil {
 		s.release()

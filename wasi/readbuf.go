@@ -1,0 +1,201 @@
+package wasi
+
+import (
+	"io"
+	"sync"
+)
+
+// Read-ahead of a connection: a goroutine (connSock.pump) reads from the
+// connection, which for TLS means decrypting, into a readBuf while the guest
+// consumes it, so that decryption and the guest run at the same time.
+const (
+	// readChunkSize is the unit readBuf reads and recycles in: two TLS
+	// records' worth of plaintext.
+	readChunkSize = 32 << 10
+	// readAheadMax is how much a connection reads ahead of the guest: the
+	// reader stops once this much is buffered (it may pass it by less than
+	// one chunk) until the guest drains some.
+	readAheadMax = 256 << 10
+)
+
+// readChunks recycles readBuf's chunks across connections, so neither a
+// busy connection nor a new one allocates in steady state.
+var readChunks = sync.Pool{New: func() any {
+	b := make([]byte, readChunkSize)
+	return &b
+}}
+
+// readBuf is a bounded FIFO of bytes between one producer, which fills it
+// from a reader (fill), and a consumer (read), with an end-of-stream error
+// delivered after the data. It holds a queue of fixed-size chunks: the
+// producer reads straight into the free tail of the last chunk, outside the
+// lock, and the consumer copies from the first; drained chunks go back to
+// readChunks. An idle readBuf holds at most the one chunk being read into.
+type readBuf struct {
+	mu     sync.Mutex
+	space  sync.Cond // signalled when the consumer frees space or the buffer closes
+	chunks []*[]byte // chunks[0][head:] ... chunks[last][:tail] is the data
+	head   int       // read offset in chunks[0]
+	tail   int       // bytes filled in the last chunk
+	n      int       // bytes buffered
+	max    int
+	err    error // the reader's error (io.EOF at the end), after the data
+	closed bool
+	// filling is set while fill reads into the last chunk outside the
+	// lock: that chunk must then stay where it is.
+	filling bool
+	// stalled, if set, is called (with mu held) each time fill stops
+	// because the buffer is full. Tests use it.
+	stalled func()
+}
+
+func newReadBuf(max int) *readBuf {
+	b := &readBuf{max: max}
+	b.space.L = &b.mu
+	return b
+}
+
+// fill reads from r into the buffer until r fails or the buffer is closed,
+// waiting while it is full. After each read that leaves the buffer holding
+// data it had not, or that ends the stream, it calls wake. It returns r's
+// error (nil if the buffer was closed first).
+func (b *readBuf) fill(r io.Reader, wake func()) error {
+	b.mu.Lock()
+	for {
+		for b.n >= b.max && !b.closed {
+			if b.stalled != nil {
+				b.stalled()
+			}
+			b.space.Wait()
+		}
+		if b.closed {
+			b.mu.Unlock()
+			return nil
+		}
+		if len(b.chunks) == 0 || b.tail == readChunkSize {
+			b.chunks = append(b.chunks, readChunks.Get().(*[]byte))
+			b.tail = 0
+		}
+		dst := (*b.chunks[len(b.chunks)-1])[b.tail:]
+		b.filling = true
+		b.mu.Unlock()
+
+		m, err := r.Read(dst)
+
+		b.mu.Lock()
+		b.filling = false
+		was := b.n
+		b.tail += m
+		b.n += m
+		if err != nil && !b.closed {
+			b.err = err
+		}
+		if b.closed {
+			b.recycle() // close left the chunks to us
+			b.mu.Unlock()
+			return nil
+		}
+		if err != nil {
+			if b.n == 0 {
+				b.recycle() // nothing left to read: the guest sees err next
+			}
+			b.mu.Unlock()
+			wake()
+			return err
+		}
+		if was == 0 && m > 0 {
+			b.mu.Unlock()
+			wake()
+			b.mu.Lock()
+		}
+	}
+}
+
+// read copies buffered data into bufs, in order, and consumes it unless
+// peek. It returns n > 0; or (0, err) once the data is drained and the
+// stream has ended (io.EOF at the end); or (0, nil) if nothing is waiting.
+func (b *readBuf) read(bufs [][]byte, peek bool) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n == 0 {
+		return 0, b.err
+	}
+	n, ci, off := 0, 0, b.head
+	for _, dst := range bufs {
+		for len(dst) > 0 && n < b.n {
+			end := readChunkSize
+			if ci == len(b.chunks)-1 {
+				end = b.tail
+			}
+			m := copy(dst, (*b.chunks[ci])[off:end])
+			dst, n, off = dst[m:], n+m, off+m
+			if off == end && ci < len(b.chunks)-1 {
+				ci, off = ci+1, 0
+			}
+		}
+		if n == b.n {
+			break
+		}
+	}
+	if peek || n == 0 {
+		return n, nil
+	}
+	full := b.n >= b.max
+	b.n -= n
+	// Recycle the chunks drained, and the last one too if it is drained
+	// and no read is filling it.
+	for i := 0; i < ci; i++ {
+		readChunks.Put(b.chunks[i])
+		b.chunks[i] = nil
+	}
+	b.chunks, b.head = b.chunks[ci:], off
+	if b.n == 0 && !b.filling {
+		readChunks.Put(b.chunks[0])
+		b.chunks[0] = nil
+		b.chunks, b.head, b.tail = b.chunks[:0], 0, 0
+	}
+	if full && b.n < b.max {
+		b.space.Signal()
+	}
+	return n, nil
+}
+
+// buffered returns the bytes waiting and whether the stream has ended
+// with nothing left to read (the guest will see EOF or an error next).
+func (b *readBuf) buffered() (n int, ended bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n, b.n == 0 && b.err != nil
+}
+
+// readable reports whether read would return data or an error now.
+func (b *readBuf) readable() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n > 0 || b.err != nil
+}
+
+// close discards the data, releases a fill waiting for space and makes
+// it return after its current read. The chunks go back to the pool, now or,
+// if a read is filling one, when that read returns.
+func (b *readBuf) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.closed = true
+	b.space.Broadcast()
+	if !b.filling {
+		b.recycle()
+	}
+}
+
+// recycle returns every chunk to the pool; b.mu is held.
+func (b *readBuf) recycle() {
+	for i, c := range b.chunks {
+		readChunks.Put(c)
+		b.chunks[i] = nil
+	}
+	b.chunks, b.head, b.tail, b.n = b.chunks[:0], 0, 0, 0
+}
