@@ -11,12 +11,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"sort"
 	"strings"
 )
 
@@ -27,35 +27,41 @@ import (
 // compiled code is code the keep will execute. So Keep never lets wazero
 // read the cache directory itself. Each entry is one file, named by the
 // module's SHA-256 under a directory named by the Keep and wazero versions
-// and the platform, and it ends in a GMAC (AES-256-GCM authenticating the
-// whole entry, encrypting nothing) under a key derived from a key file kept
-// outside the cache directory. On a hit, Keep reads the entry, checks the
-// MAC (which also covers the module hash, the versions and the kind of
-// code), and only then unpacks it into a fresh private temporary directory
-// that wazero reads. An entry that fails the check, including one in an
-// older format, is deleted and the module is compiled again.
+// and the platform: a header, the file wazero wrote for the module, and a
+// GMAC over that file under a key derived for this entry (from the key
+// file, kept outside the cache directory, and the header, which binds the
+// module hash, the versions and the kind of code). On a hit, Keep copies
+// the file (in the kernel) into a fresh private temporary directory,
+// checks the GMAC over that private copy, and only then lets wazero read
+// it. An entry that fails the check, including one in an older format, is
+// deleted and the module is compiled again.
 type DiskCache struct {
-	dir  string
-	key  []byte      // the key file's 32 bytes
-	aead cipher.AEAD // AES-256-GCM under a key derived from key
+	dir string
+	key []byte // the key file's 32 bytes
 }
 
 // MaxCacheEntry bounds the size of one cache entry.
 const MaxCacheEntry = 1 << 30
 
 const (
-	// cacheMagic starts every entry and names its format. KEEPCC1 entries
-	// (HMAC-SHA256, named by SHA-384) fail the header check and are
+	// cacheMagic starts every entry and names its format. Entries of the
+	// earlier formats (KEEPCC1: HMAC-SHA256, named by SHA-384; KEEPCC2:
+	// several files, one GMAC under one key) fail the header check and are
 	// replaced.
-	cacheMagic  = "KEEPCC2\n"
+	cacheMagic  = "KEEPCC3\n"
 	cacheKeyLen = 32
 	// cacheTrailer is the GMAC that ends an entry, as
 	// cipher.NewGCMWithRandomNonce seals an empty plaintext: a random
 	// 96-bit nonce, then the 128-bit tag.
 	cacheTrailer = 12 + 16
-	// cacheKDFInfo separates the GMAC key from any other use of the key
-	// file (Keep's older entries were HMAC-SHA256 under its raw bytes).
-	cacheKDFInfo = "keep compilation cache KEEPCC2 AES-256-GCM"
+	// cacheKDFInfo starts the HKDF info of every entry's GMAC key (the
+	// entry's metadata follows it), separating it from any other use of
+	// the key file.
+	cacheKDFInfo = "keep compilation cache KEEPCC3 AES-256-GCM\n"
+	// maxCacheFileName bounds the name of the file wazero wrote, relative
+	// to the cache directory (its names are a directory named by wazero's
+	// version and the platform, then 64 hex digits).
+	maxCacheFileName = 255
 )
 
 // OpenDiskCache opens (creating if needed) a cache in dir, authenticated
@@ -83,17 +89,16 @@ func OpenDiskCache(dir, keyFile string) (*DiskCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, err := newCacheAEAD(key)
-	if err != nil {
-		return nil, err
-	}
-	return &DiskCache{dir: dir, key: key, aead: aead}, nil
+	return &DiskCache{dir: dir, key: key}, nil
 }
 
-// newCacheAEAD returns the AES-256-GCM that authenticates entries, under a
-// key derived from the key file's bytes with HKDF-SHA256.
-func newCacheAEAD(key []byte) (cipher.AEAD, error) {
-	k, err := hkdf.Key(sha256.New, key, nil, cacheKDFInfo, 32)
+// entryAEAD returns the AES-256-GCM that authenticates the entry whose
+// metadata (header, file name and size) is meta, under a key derived from
+// the key file's bytes and meta with HKDF-SHA256. Binding the metadata
+// through the key lets the GMAC run over the file's bytes alone, where
+// they lie (a private copy, mapped into memory).
+func (c *DiskCache) entryAEAD(meta []byte) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, c.key, nil, cacheKDFInfo+string(meta), 32)
 	if err != nil {
 		return nil, fmt.Errorf("cache key: %w", err)
 	}
@@ -183,7 +188,7 @@ type cacheEntry struct {
 	c      *DiskCache
 	path   string // the persistent entry file
 	dir    string // private temporary directory wazero reads and writes
-	header []byte // what the MAC binds besides the files
+	header []byte // what the entry's key binds besides the file's name and size
 	hit    bool
 	log    *slog.Logger
 }
@@ -201,79 +206,130 @@ func (c *DiskCache) open(id cacheID, interruptible bool, log *slog.Logger) (*cac
 		header: entryHeader(vdir, id, interruptible),
 		log:    log,
 	}
-	data, err := readLimited(e.path, MaxCacheEntry)
+	f, err := os.Open(e.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		log.Debug("compilation cache miss", "entry", e.path)
+		return e, nil
 	case err != nil:
 		log.Warn("compilation cache: unreadable entry, compiling again", "entry", e.path, "err", err)
-	default:
-		if err := e.unpack(data); err != nil {
-			log.Warn("compilation cache: entry rejected, compiling again", "entry", e.path, "err", err)
-			os.Remove(e.path)
-			os.RemoveAll(tmp)
-			if tmp, err = os.MkdirTemp("", "keep-cc-"); err != nil {
-				return nil, err
-			}
-			e.dir = tmp
-		} else {
-			e.hit = true
-			log.Debug("compilation cache hit", "entry", e.path)
-		}
+		return e, nil
 	}
+	err = e.unpack(f)
+	f.Close()
+	if err != nil {
+		log.Warn("compilation cache: entry rejected, compiling again", "entry", e.path, "err", err)
+		os.Remove(e.path)
+		os.RemoveAll(tmp)
+		if tmp, err = os.MkdirTemp("", "keep-cc-"); err != nil {
+			return nil, err
+		}
+		e.dir = tmp
+		return e, nil
+	}
+	e.hit = true
+	log.Debug("compilation cache hit", "entry", e.path)
 	return e, nil
 }
 
-// Entry layout: header, then records (u32 name length, name, u64 data
-// length, data), then the GMAC over header and records: a random 96-bit
-// nonce and the 128-bit tag (cacheTrailer).
+// Entry layout: the header (entryHeader), the metadata of the one file
+// wazero wrote for the module (u32 name length, name, u64 size), its
+// bytes, then the GMAC of those bytes under entryAEAD(header and metadata):
+// a random 96-bit nonce and the 128-bit tag (cacheTrailer).
 //
-// seal appends the GMAC of entry (header and records) to it.
-func (e *cacheEntry) seal(entry []byte) []byte {
-	return e.c.aead.Seal(entry, nil, nil, entry)
+// entryMeta returns the header and metadata of a file called name of size
+// bytes.
+func (e *cacheEntry) entryMeta(name string, size uint64) []byte {
+	meta := bytes.Clone(e.header)
+	meta = binary.BigEndian.AppendUint32(meta, uint32(len(name)))
+	meta = append(meta, name...)
+	return binary.BigEndian.AppendUint64(meta, size)
 }
 
-func (e *cacheEntry) unpack(data []byte) error {
-	if len(data) < len(e.header)+cacheTrailer || !bytes.HasPrefix(data, e.header) {
+// unpack checks the entry in f and leaves wazero's file in e.dir. The file
+// is copied by the kernel (copy_file_range where it can) into the private
+// directory, and the GMAC is checked over that copy, mapped into memory:
+// what wazero reads is exactly what was checked, and a warm start neither
+// reads the entry into the heap nor writes it out again.
+func (e *cacheEntry) unpack(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	total := st.Size()
+	if !st.Mode().IsRegular() || total > MaxCacheEntry {
+		return fmt.Errorf("not a regular file of at most %d bytes", int64(MaxCacheEntry))
+	}
+	// The header and metadata: read in one call, checked against what this
+	// module's entry must hold; the key binds them.
+	pre := make([]byte, min(total, int64(len(e.header)+4+maxCacheFileName+8)))
+	if _, err := io.ReadFull(f, pre); err != nil {
+		return fmt.Errorf("truncated entry: %w", err)
+	}
+	if !bytes.HasPrefix(pre, e.header) || len(pre) < len(e.header)+4 {
 		return errors.New("bad header")
 	}
-	signed, trailer := data[:len(data)-cacheTrailer], data[len(data)-cacheTrailer:]
-	if _, err := e.c.aead.Open(nil, nil, trailer, signed); err != nil {
-		return errors.New("authentication failed")
+	rest := pre[len(e.header):]
+	n := binary.BigEndian.Uint32(rest)
+	if n == 0 || n > maxCacheFileName || uint32(len(rest)) < 4+n+8 {
+		return errors.New("bad file name length")
 	}
-	body := signed[len(e.header):]
-	for len(body) > 0 {
-		if len(body) < 4 {
-			return errors.New("truncated record")
-		}
-		n := binary.BigEndian.Uint32(body)
-		body = body[4:]
-		if uint64(len(body)) < uint64(n)+8 {
-			return errors.New("truncated record")
-		}
-		name := string(body[:n])
-		body = body[n:]
-		size := binary.BigEndian.Uint64(body)
-		body = body[8:]
-		if uint64(len(body)) < size {
-			return errors.New("truncated record")
-		}
-		if !filepath.IsLocal(name) {
-			return fmt.Errorf("bad record name %q", name)
-		}
-		p := filepath.Join(e.dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, body[:size], 0o600); err != nil {
-			return err
-		}
-		body = body[size:]
+	name := string(rest[4 : 4+n])
+	if !cacheFileName(name) {
+		return fmt.Errorf("bad file name %q", name)
+	}
+	size := binary.BigEndian.Uint64(rest[4+n:])
+	metaLen := int64(len(e.header)) + 4 + int64(n) + 8
+	if size == 0 || size > uint64(total) || metaLen+int64(size)+cacheTrailer != total {
+		return fmt.Errorf("file size %d does not match the entry's size %d", size, total)
+	}
+	var trailer [cacheTrailer]byte
+	if _, err := f.ReadAt(trailer[:], total-cacheTrailer); err != nil {
+		return fmt.Errorf("truncated entry: %w", err)
+	}
+	aead, err := e.c.entryAEAD(pre[:metaLen])
+	if err != nil {
+		return err
+	}
+
+	p := filepath.Join(e.dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if _, err := f.Seek(metaLen, io.SeekStart); err != nil {
+		return err
+	}
+	if m, err := io.CopyN(out, f, int64(size)); err != nil {
+		return fmt.Errorf("copying %d of %d bytes: %w", m, size, err)
+	}
+	err = withFileBytes(out, int(size), func(data []byte) error {
+		_, err := aead.Open(nil, nil, trailer[:], data)
+		return err
+	})
+	if err != nil {
+		os.Remove(p)
+		return errors.New("authentication failed")
 	}
 	return nil
 }
 
-// store packs what wazero wrote into the entry file, unless it came from
+// cacheFileName reports whether name (slash-separated) is one wazero gives
+// its cache file, "wazero-<version>-<arch>-<os>/<64 hex digits>": one
+// directory and a file, neither empty, "." or "..", within
+// maxCacheFileName bytes.
+func cacheFileName(name string) bool {
+	dir, file, ok := strings.Cut(name, "/")
+	return ok && len(name) <= maxCacheFileName && !strings.ContainsAny(name, "\\\x00") &&
+		dir != "" && file != "" && !strings.Contains(file, "/") &&
+		dir != "." && dir != ".." && file != "." && file != ".."
+}
+
+// store writes what wazero wrote into the entry file, unless it came from
 // there. The file is written to a temporary name and renamed into place.
 func (e *cacheEntry) store() error {
 	if e.hit {
@@ -291,28 +347,25 @@ func (e *cacheEntry) store() error {
 	if err != nil {
 		return err
 	}
-	if len(names) == 0 {
-		return nil
+	switch {
+	case len(names) == 0:
+		return nil // wazero cached nothing (no code)
+	case len(names) > 1 || !cacheFileName(names[0]):
+		return fmt.Errorf("wazero wrote %q, not one file named as it names them", names)
 	}
-	sort.Strings(names)
-	entry := bytes.NewBuffer(bytes.Clone(e.header))
-	for _, n := range names {
-		data, err := os.ReadFile(filepath.Join(e.dir, filepath.FromSlash(n)))
-		if err != nil {
-			return err
-		}
-		binary.Write(entry, binary.BigEndian, uint32(len(n)))
-		entry.WriteString(n)
-		binary.Write(entry, binary.BigEndian, uint64(len(data)))
-		entry.Write(data)
+	data, err := os.ReadFile(filepath.Join(e.dir, filepath.FromSlash(names[0])))
+	if err != nil {
+		return err
 	}
-	if entry.Len()+cacheTrailer > MaxCacheEntry {
-		return fmt.Errorf("entry of %d bytes exceeds the limit", entry.Len()+cacheTrailer)
+	meta := e.entryMeta(names[0], uint64(len(data)))
+	if len(meta)+len(data)+cacheTrailer > MaxCacheEntry {
+		return fmt.Errorf("entry of %d bytes exceeds the limit", len(meta)+len(data)+cacheTrailer)
 	}
-	if entry.Available() < cacheTrailer {
-		entry.Grow(cacheTrailer)
+	aead, err := e.c.entryAEAD(meta)
+	if err != nil {
+		return err
 	}
-	sealed := e.seal(entry.Bytes())
+	trailer := aead.Seal(nil, nil, nil, data)
 	if err := os.MkdirAll(filepath.Dir(e.path), 0o700); err != nil {
 		return err
 	}
@@ -321,9 +374,11 @@ func (e *cacheEntry) store() error {
 		return err
 	}
 	defer os.Remove(f.Name())
-	if _, err := f.Write(sealed); err != nil {
-		f.Close()
-		return err
+	for _, b := range [][]byte{meta, data, trailer} {
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -332,12 +387,3 @@ func (e *cacheEntry) store() error {
 }
 
 func (e *cacheEntry) release() { os.RemoveAll(e.dir) }
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readAllLimited(f, limit)
-}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -200,8 +201,16 @@ func TestDiskCacheRejectsTamperedEntry(t *testing.T) {
 		{"byte in the middle", func(b []byte) []byte { b[len(b)/2] ^= 0x01; return b }},
 		{"byte of the MAC", func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }},
 		{"byte of the nonce", func(b []byte) []byte { b[len(b)-cacheTrailer] ^= 0x01; return b }},
-		{"last byte of the records", func(b []byte) []byte { b[len(b)-cacheTrailer-1] ^= 0x01; return b }},
+		{"last byte of the file", func(b []byte) []byte { b[len(b)-cacheTrailer-1] ^= 0x01; return b }},
+		{"first byte of the file", func(b []byte) []byte { b[fileOffset(b)] ^= 0x01; return b }},
 		{"byte of the header", func(b []byte) []byte { b[len(cacheMagic)] ^= 0x20; return b }},
+		{"byte of the file name", func(b []byte) []byte { b[fileOffset(b)-9] ^= 0x01; return b }},
+		{"file size", func(b []byte) []byte { b[fileOffset(b)-1]--; return b }},
+		{"file moved by a byte", func(b []byte) []byte {
+			i := fileOffset(b)
+			b[i-1]--
+			return append(b[:i:i], b[i+1:]...)
+		}},
 		{"MAC only", func(b []byte) []byte { return b[len(b)-cacheTrailer:] }},
 		{"truncated", func(b []byte) []byte { return b[:len(b)-100] }},
 		{"appended", func(b []byte) []byte { return append(b, 0) }},
@@ -266,10 +275,11 @@ func TestDiskCacheRejectsEntryOfOtherModule(t *testing.T) {
 	}
 }
 
-// TestDiskCacheRecordNames: even an authentic entry may not name files
-// outside the directory it is unpacked into.
-func TestDiskCacheRecordNames(t *testing.T) {
-	for _, name := range []string{"../escape", "/abs", "a/../../escape", ""} {
+// TestDiskCacheFileNames: even an authentic entry may not name a file
+// outside the directory it is unpacked into, or anywhere but where wazero
+// puts its files (one directory below it).
+func TestDiskCacheFileNames(t *testing.T) {
+	for _, name := range []string{"../escape", "/abs", "a/../../escape", "d/../escape", "./escape", "escape", "a/b/c", `a\b`, "a/", "", "d/" + strings.Repeat("x", maxCacheFileName)} {
 		t.Run(name, func(t *testing.T) {
 			f := newCacheFixture(t)
 			dc, err := OpenDiskCache(f.dir, f.keyFile)
@@ -277,16 +287,10 @@ func TestDiskCacheRecordNames(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := &cacheEntry{c: dc, header: entryHeader(versionDir(), cacheIDOf(f.wasm), false)}
-			body := bytes.NewBuffer(bytes.Clone(e.header))
-			binary.Write(body, binary.BigEndian, uint32(len(name)))
-			body.WriteString(name)
-			binary.Write(body, binary.BigEndian, uint64(3))
-			body.WriteString("bad")
-			entry := e.seal(body.Bytes())
 			if err := os.MkdirAll(filepath.Dir(f.entryPath()), 0o700); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(f.entryPath(), entry, 0o600); err != nil {
+			if err := os.WriteFile(f.entryPath(), sealEntry(t, e, name, []byte("bad")), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			log := f.compileAndRun(f.keyFile)
@@ -294,15 +298,35 @@ func TestDiskCacheRecordNames(t *testing.T) {
 				t.Errorf("log %q, want the entry rejected", log)
 			}
 			if _, err := os.Stat(filepath.Join(os.Getenv("TMPDIR"), "escape")); err == nil {
-				t.Errorf("a record escaped the unpack directory")
+				t.Errorf("a file escaped the unpack directory")
 			}
 		})
 	}
 }
 
-// TestDiskCacheRejectsOldFormat: an entry of the first format (KEEPCC1:
-// HMAC-SHA256 under the raw key file, header naming the SHA-384), even one
-// authentic under the same key file, is refused and replaced.
+// sealEntry returns an authentic entry for e holding data as the file name.
+func sealEntry(t *testing.T, e *cacheEntry, name string, data []byte) []byte {
+	t.Helper()
+	meta := e.entryMeta(name, uint64(len(data)))
+	aead, err := e.c.entryAEAD(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(append(meta, data...), aead.Seal(nil, nil, nil, data)...)
+}
+
+// fileOffset returns where the file's bytes start in an entry.
+func fileOffset(entry []byte) int {
+	h := bytes.Index(entry, []byte("\ncode:"))
+	h += bytes.IndexByte(entry[h+1:], '\n') + 2 // end of the header
+	return h + 4 + int(binary.BigEndian.Uint32(entry[h:])) + 8
+}
+
+// TestDiskCacheRejectsOldFormat: entries of the earlier formats, each
+// authentic under the same key file as it was made, are refused and
+// replaced: KEEPCC1 (HMAC-SHA256 under the raw key file, header naming the
+// SHA-384) and KEEPCC2 (records of files, one GMAC over header and records
+// under one derived key).
 func TestDiskCacheRejectsOldFormat(t *testing.T) {
 	f := newCacheFixture(t)
 	f.compileAndRun(f.keyFile)
@@ -312,22 +336,35 @@ func TestDiskCacheRejectsOldFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	header := entryHeader(versionDir(), cacheIDOf(f.wasm), false)
+	// KEEPCC2's records: the same file, framed as KEEPCC3 frames it.
 	records := good[len(header) : len(good)-cacheTrailer]
+	hmacEntry := func(h string) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(h))
+		m.Write(records)
+		return append(append([]byte(h), records...), m.Sum(nil)...)
+	}
+	cc2Header := "KEEPCC2\n" + strings.TrimPrefix(string(header), cacheMagic)
 	for _, tc := range []struct {
-		name   string
-		header string
+		name  string
+		entry []byte
 	}{
-		{"KEEPCC1 header", "KEEPCC1\n" + versionDir() + "\n" + DigestOf(f.wasm).String() + "\n"},
-		// The current header with the old MAC: the trailer does not parse
-		// as a GMAC.
-		{"KEEPCC2 header, HMAC", string(header)},
+		{"KEEPCC1", hmacEntry("KEEPCC1\n" + versionDir() + "\n" + DigestOf(f.wasm).String() + "\n")},
+		{"KEEPCC2", func() []byte {
+			k, err := hkdf.Key(sha256.New, key, nil, "keep compilation cache KEEPCC2 AES-256-GCM", 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blk, _ := aes.NewCipher(k)
+			aead, _ := cipher.NewGCMWithRandomNonce(blk)
+			signed := append([]byte(cc2Header), records...)
+			return aead.Seal(signed, nil, nil, signed)
+		}()},
+		// The current header with an HMAC where the GMAC belongs.
+		{"KEEPCC3 header, HMAC", hmacEntry(string(header))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := hmac.New(sha256.New, key)
-			h.Write([]byte(tc.header))
-			h.Write(records)
-			old := append(append([]byte(tc.header), records...), h.Sum(nil)...)
-			if err := os.WriteFile(f.entryPath(), old, 0o600); err != nil {
+			if err := os.WriteFile(f.entryPath(), tc.entry, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			log := f.compileAndRun(f.keyFile)
@@ -373,26 +410,46 @@ func TestDiskCacheInterruptibleEntries(t *testing.T) {
 	}
 }
 
-// TestDiskCacheKeyIsDerived: the GMAC key is derived from the key file,
-// not the key file's bytes themselves.
+// TestDiskCacheKeyIsDerived: an entry's GMAC key is derived from the key
+// file and the entry's metadata, not the key file's bytes themselves, so a
+// GMAC made for one entry's metadata does not authenticate another's.
 func TestDiskCacheKeyIsDerived(t *testing.T) {
 	f := newCacheFixture(t)
 	dc, err := OpenDiskCache(f.dir, f.keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := &cacheEntry{c: dc, header: entryHeader(versionDir(), cacheIDOf(f.wasm), false)}
+	data := []byte("compiled code")
+	meta := e.entryMeta("file", uint64(len(data)))
+	own, err := dc.entryAEAD(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trailer := own.Seal(nil, nil, nil, data)
+	open := func(a cipher.AEAD) error { _, err := a.Open(nil, nil, trailer, data); return err }
+	if err := open(own); err != nil {
+		t.Fatalf("own seal does not open: %v", err)
+	}
 	raw, err := newCacheAEADRaw(dc.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &cacheEntry{c: dc, header: []byte(cacheMagic)}
-	sealed := e.seal([]byte(cacheMagic + "records"))
-	signed, trailer := sealed[:len(sealed)-cacheTrailer], sealed[len(sealed)-cacheTrailer:]
-	if _, err := dc.aead.Open(nil, nil, trailer, signed); err != nil {
-		t.Fatalf("own seal does not open: %v", err)
-	}
-	if _, err := raw.Open(nil, nil, trailer, signed); err == nil {
+	if open(raw) == nil {
 		t.Errorf("the entry opens under the raw key file bytes: the key is not derived")
+	}
+	for _, other := range [][]byte{
+		e.entryMeta("filf", uint64(len(data))),
+		e.entryMeta("file", uint64(len(data)+1)),
+		(&cacheEntry{header: entryHeader(versionDir(), cacheIDOf(f.wasm), true)}).entryMeta("file", uint64(len(data))),
+	} {
+		a, err := dc.entryAEAD(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if open(a) == nil {
+			t.Errorf("the GMAC made for metadata %q opens under %q", meta, other)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/keepwasm/keep/keeps"
@@ -55,6 +56,11 @@ type EngineConfig struct {
 	// until it returns or the process exits, as `keep run` does after a
 	// grace period. See docs/RATIONALE.md, "Stopping a guest".
 	Interruptible bool
+	// CompileWorkers is how many goroutines compile a module's functions
+	// in parallel; 0 means GOMAXPROCS. The compiled code is the same for
+	// any number (wazero assembles the functions in order), so it shares
+	// cache entries.
+	CompileWorkers int
 }
 
 // Engine compiles and runs modules. It is safe for concurrent use.
@@ -72,6 +78,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.MaxMemoryPages == 0 {
 		cfg.MaxMemoryPages = MaxPages
+	}
+	if cfg.CompileWorkers <= 0 {
+		cfg.CompileWorkers = goruntime.GOMAXPROCS(0)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -92,6 +101,7 @@ type Module struct {
 
 	rt       wazero.Runtime
 	cache    wazero.CompilationCache // a per-module disk-backed cache, if any
+	released chan struct{}           // closed when the cache's private directory is gone
 	compiled wazero.CompiledModule
 	log      *slog.Logger
 }
@@ -155,9 +165,9 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (*Module
 		if err != nil {
 			return nil, err
 		}
-		defer entry.release()
 		cc, err := wazero.NewCompilationCacheWithDir(entry.dir)
 		if err != nil {
+			entry.release()
 			return nil, fmt.Errorf("compilation cache: %w", err)
 		}
 		m.cache = cc // the engine lives in the cache: close it with the module
@@ -167,18 +177,24 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (*Module
 	}
 	m.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	start := time.Now()
-	compiled, err := m.rt.CompileModule(ctx, wasm)
+	compiled, err := m.rt.CompileModule(experimental.WithCompilationWorkers(ctx, e.cfg.CompileWorkers), wasm)
+	if entry != nil {
+		if err == nil {
+			if err := entry.store(); err != nil {
+				e.log.Warn("compilation cache: could not store entry", "err", err)
+			}
+		}
+		// wazero has read (or written) the private directory: it is
+		// removed while the module starts; Close waits for it.
+		m.released = make(chan struct{})
+		go func() { entry.release(); close(m.released) }()
+	}
 	if err != nil {
 		m.Close(ctx)
 		return nil, &CompileError{Err: err}
 	}
 	m.compiled = compiled
 	e.log.Debug("compiled", "module", name, "took", time.Since(start))
-	if entry != nil {
-		if err := entry.store(); err != nil {
-			e.log.Warn("compilation cache: could not store entry", "err", err)
-		}
-	}
 	wasi, err := keepwasi.Instantiate(ctx, m.rt)
 	if err != nil {
 		m.Close(ctx)
@@ -226,6 +242,9 @@ func (m *Module) Close(ctx context.Context) error {
 	err := m.rt.Close(ctx)
 	if m.cache != nil {
 		m.cache.Close(ctx)
+	}
+	if m.released != nil {
+		<-m.released
 	}
 	return err
 }
