@@ -185,14 +185,17 @@ func entryHeader(vdir string, id cacheID, interruptible bool) []byte {
 
 // cacheEntry is one module's entry while a Compile uses it.
 type cacheEntry struct {
-	c      *DiskCache
-	path   string // the persistent entry file
-	dir    string // private temporary directory wazero reads and writes
-	header []byte // what the entry's key binds besides the file's name and size
-	hit    bool
-	log    *slog.Logger
+	c        *DiskCache
+	path     string // the persistent entry file
+	dir      string // private temporary directory wazero reads and writes
+	header   []byte // what the entry's key binds besides the file's name and size
+	hit      bool
+	unpacked string // the file unpacked from the entry, on a hit
+	log      *slog.Logger
 }
 
+// open prepares the module's entry for one compilation: on a hit,
+// wazero's file is unpacked into e.dir, checked.
 func (c *DiskCache) open(id cacheID, interruptible bool, log *slog.Logger) (*cacheEntry, error) {
 	vdir := versionDir()
 	tmp, err := os.MkdirTemp("", "keep-cc-")
@@ -215,11 +218,13 @@ func (c *DiskCache) open(id cacheID, interruptible bool, log *slog.Logger) (*cac
 		log.Warn("compilation cache: unreadable entry, compiling again", "entry", e.path, "err", err)
 		return e, nil
 	}
-	err = e.unpack(f)
+	ef, err := e.readEntry(f)
+	if err == nil {
+		err = e.unpackFile(f, ef)
+	}
 	f.Close()
 	if err != nil {
-		log.Warn("compilation cache: entry rejected, compiling again", "entry", e.path, "err", err)
-		os.Remove(e.path)
+		e.reject(err)
 		os.RemoveAll(tmp)
 		if tmp, err = os.MkdirTemp("", "keep-cc-"); err != nil {
 			return nil, err
@@ -228,8 +233,55 @@ func (c *DiskCache) open(id cacheID, interruptible bool, log *slog.Logger) (*cac
 		return e, nil
 	}
 	e.hit = true
-	log.Debug("compilation cache hit", "entry", e.path)
 	return e, nil
+}
+
+// reject deletes an entry that failed its checks.
+func (e *cacheEntry) reject(err error) {
+	e.log.Warn("compilation cache: entry rejected, compiling again", "entry", e.path, "err", err)
+	os.Remove(e.path)
+}
+
+// finish says, once wazero's CompileModule has returned compileErr for
+// this entry, whether the entry was used, and whether to compile once more
+// with a new entry from open: when wazero refused an authentic entry's
+// code, which is then deleted.
+func (e *cacheEntry) finish(compileErr error) (retry bool) {
+	if !e.hit {
+		return false
+	}
+	switch {
+	case compileErr != nil:
+		// Keep wrote and authenticated this code, yet wazero refused it
+		// (a wazero whose format changed under the same version?).
+		e.log.Warn("compilation cache: wazero refused the entry's code, compiling again", "entry", e.path, "err", compileErr)
+		os.Remove(e.path)
+		e.hit = false
+		return true
+	case e.wazeroWrote():
+		// wazero looked for another file than the entry's (another CPU's
+		// code), compiled, and wrote its own: store replaces the entry.
+		e.log.Debug("compilation cache miss: wazero did not use the entry", "entry", e.path)
+		os.Remove(e.unpacked)
+		e.hit = false
+		return false
+	}
+	e.log.Debug("compilation cache hit", "entry", e.path)
+	return false
+}
+
+// wazeroWrote reports whether e.dir holds a regular file besides the one
+// unpacked from the entry: one wazero wrote.
+func (e *cacheEntry) wazeroWrote() bool {
+	found := false
+	filepath.WalkDir(e.dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && p != e.unpacked {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
 }
 
 // Entry layout: the header (entryHeader), the metadata of the one file
@@ -246,53 +298,84 @@ func (e *cacheEntry) entryMeta(name string, size uint64) []byte {
 	return binary.BigEndian.AppendUint64(meta, size)
 }
 
-// unpack checks the entry in f and leaves wazero's file in e.dir. The file
-// is copied by the kernel (copy_file_range where it can) into the private
-// directory, and the GMAC is checked over that copy, mapped into memory:
-// what wazero reads is exactly what was checked, and a warm start neither
-// reads the entry into the heap nor writes it out again.
-func (e *cacheEntry) unpack(f *os.File) error {
+// entryFile is what an entry's header and metadata say of the file it
+// holds, before the GMAC is checked.
+type entryFile struct {
+	name    string // slash-separated, relative to the private directory
+	size    int64
+	offset  int64 // of the file's bytes in the entry
+	trailer [cacheTrailer]byte
+	aead    cipher.AEAD // the entry's, from its metadata
+}
+
+// readEntry reads the header, metadata and trailer of the entry in f and
+// checks that they are those of this module's entry and agree with its
+// size. The key binds them: a forged field fails the GMAC later.
+func (e *cacheEntry) readEntry(f *os.File) (*entryFile, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	total := st.Size()
 	if !st.Mode().IsRegular() || total > MaxCacheEntry {
-		return fmt.Errorf("not a regular file of at most %d bytes", int64(MaxCacheEntry))
+		return nil, fmt.Errorf("not a regular file of at most %d bytes", int64(MaxCacheEntry))
 	}
-	// The header and metadata: read in one call, checked against what this
-	// module's entry must hold; the key binds them.
 	pre := make([]byte, min(total, int64(len(e.header)+4+maxCacheFileName+8)))
 	if _, err := io.ReadFull(f, pre); err != nil {
-		return fmt.Errorf("truncated entry: %w", err)
+		return nil, fmt.Errorf("truncated entry: %w", err)
 	}
 	if !bytes.HasPrefix(pre, e.header) || len(pre) < len(e.header)+4 {
-		return errors.New("bad header")
+		return nil, errors.New("bad header")
 	}
 	rest := pre[len(e.header):]
 	n := binary.BigEndian.Uint32(rest)
 	if n == 0 || n > maxCacheFileName || uint32(len(rest)) < 4+n+8 {
-		return errors.New("bad file name length")
+		return nil, errors.New("bad file name length")
 	}
-	name := string(rest[4 : 4+n])
-	if !cacheFileName(name) {
-		return fmt.Errorf("bad file name %q", name)
+	ef := &entryFile{name: string(rest[4 : 4+n])}
+	if !cacheFileName(ef.name) {
+		return nil, fmt.Errorf("bad file name %q", ef.name)
 	}
 	size := binary.BigEndian.Uint64(rest[4+n:])
-	metaLen := int64(len(e.header)) + 4 + int64(n) + 8
-	if size == 0 || size > uint64(total) || metaLen+int64(size)+cacheTrailer != total {
-		return fmt.Errorf("file size %d does not match the entry's size %d", size, total)
+	ef.offset = int64(len(e.header)) + 4 + int64(n) + 8
+	if size == 0 || size > uint64(total) || ef.offset+int64(size)+cacheTrailer != total {
+		return nil, fmt.Errorf("file size %d does not match the entry's size %d", size, total)
 	}
-	var trailer [cacheTrailer]byte
-	if _, err := f.ReadAt(trailer[:], total-cacheTrailer); err != nil {
-		return fmt.Errorf("truncated entry: %w", err)
+	ef.size = int64(size)
+	if _, err := f.ReadAt(ef.trailer[:], total-cacheTrailer); err != nil {
+		return nil, fmt.Errorf("truncated entry: %w", err)
 	}
-	aead, err := e.c.entryAEAD(pre[:metaLen])
-	if err != nil {
+	if ef.aead, err = e.c.entryAEAD(pre[:ef.offset]); err != nil {
+		return nil, err
+	}
+	return ef, nil
+}
+
+// copyChecked copies the file of the entry in f into out, a new private
+// file, by the kernel (copy_file_range where it can), then checks the GMAC
+// over that copy, mapped into memory: what is used later is exactly what
+// was checked, and neither step reads the entry into the heap.
+func (ef *entryFile) copyChecked(f, out *os.File) error {
+	if _, err := f.Seek(ef.offset, io.SeekStart); err != nil {
 		return err
 	}
+	if m, err := io.CopyN(out, f, ef.size); err != nil {
+		return fmt.Errorf("copying %d of %d bytes: %w", m, ef.size, err)
+	}
+	err := withFileBytes(out, int(ef.size), func(data []byte) error {
+		_, err := ef.aead.Open(nil, nil, ef.trailer[:], data)
+		return err
+	})
+	if err != nil {
+		return errors.New("authentication failed")
+	}
+	return nil
+}
 
-	p := filepath.Join(e.dir, filepath.FromSlash(name))
+// unpackFile checks the entry in f, whose metadata ef is, and leaves
+// wazero's file in e.dir.
+func (e *cacheEntry) unpackFile(f *os.File, ef *entryFile) error {
+	p := filepath.Join(e.dir, filepath.FromSlash(ef.name))
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
@@ -301,20 +384,11 @@ func (e *cacheEntry) unpack(f *os.File) error {
 		return err
 	}
 	defer out.Close()
-	if _, err := f.Seek(metaLen, io.SeekStart); err != nil {
-		return err
-	}
-	if m, err := io.CopyN(out, f, int64(size)); err != nil {
-		return fmt.Errorf("copying %d of %d bytes: %w", m, size, err)
-	}
-	err = withFileBytes(out, int(size), func(data []byte) error {
-		_, err := aead.Open(nil, nil, trailer[:], data)
-		return err
-	})
-	if err != nil {
+	if err := ef.copyChecked(f, out); err != nil {
 		os.Remove(p)
-		return errors.New("authentication failed")
+		return err
 	}
+	e.unpacked = p
 	return nil
 }
 
@@ -337,7 +411,7 @@ func (e *cacheEntry) store() error {
 	}
 	var names []string
 	err := filepath.WalkDir(e.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
 		rel, err := filepath.Rel(e.dir, p)

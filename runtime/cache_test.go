@@ -9,6 +9,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -460,4 +461,87 @@ func newCacheAEADRaw(key []byte) (cipher.AEAD, error) {
 		return nil, err
 	}
 	return cipher.NewGCMWithRandomNonce(blk)
+}
+
+// TestDiskCacheLargeModule: a module of 12000 functions (an entry of
+// several hundred KiB) hits and runs.
+func TestDiskCacheLargeModule(t *testing.T) {
+	f := newCacheFixture(t)
+	var fns strings.Builder
+	for i := 0; i < 12000; i++ {
+		fmt.Fprintf(&fns, "(func $f%d (param i32) (result i32) (i32.add (local.get 0) (i32.const %d)))\n", i, i)
+	}
+	f.wasm = wat(t, watModule(fns.String()+`(func (export "_start") (call $exit (call $f11999 (i32.const -11957))))`))
+	if log := f.compileAndRun(f.keyFile); !log.has("compilation cache miss") {
+		t.Fatalf("first compile: log %q, want a miss", log)
+	}
+	if st, err := os.Stat(f.entryPath()); err != nil || st.Size() < 1<<19 {
+		t.Fatalf("entry: %v; want over 512 KiB", err)
+	}
+	for i := 0; i < 3; i++ {
+		if log := f.compileAndRun(f.keyFile); !log.has("compilation cache hit") || log.has("miss") {
+			t.Errorf("compile %d: log %q, want a hit", i+2, log)
+		}
+	}
+}
+
+// TestDiskCacheEntryWazeroDoesNotUse: an authentic entry whose file is not
+// the one wazero looks for (code for another CPU, say) is not used; wazero
+// compiles, and the entry is replaced by one that hits.
+func TestDiskCacheEntryWazeroDoesNotUse(t *testing.T) {
+	f := newCacheFixture(t)
+	f.compileAndRun(f.keyFile)
+	good := f.entry()
+	dc, err := OpenDiskCache(f.dir, f.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &cacheEntry{c: dc, header: entryHeader(versionDir(), cacheIDOf(f.wasm), false)}
+	data := good[fileOffset(good) : len(good)-cacheTrailer]
+	if err := os.WriteFile(f.entryPath(), sealEntry(t, e, "wazero-other/0000", data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := f.compileAndRun(f.keyFile)
+	if log.has("compilation cache hit") || log.has("rejected") {
+		t.Errorf("log %q, want the entry unused, not a hit or a rejection", log)
+	}
+	if got, want := entryFileName(t, f.entry()), entryFileName(t, good); got != want {
+		t.Errorf("the entry holds %q, want it replaced by wazero's %q", got, want)
+	}
+	if log := f.compileAndRun(f.keyFile); !log.has("compilation cache hit") {
+		t.Errorf("after replacement: log %q, want a hit", log)
+	}
+}
+
+// TestDiskCacheEntryWazeroCannotRead: an authentic entry holding bytes
+// that are not wazero's format under wazero's own file name: wazero
+// refuses it, the module is compiled once more without it and runs, and the
+// entry is replaced by one that hits.
+func TestDiskCacheEntryWazeroCannotRead(t *testing.T) {
+	f := newCacheFixture(t)
+	f.compileAndRun(f.keyFile)
+	good := f.entry()
+	dc, err := OpenDiskCache(f.dir, f.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &cacheEntry{c: dc, header: entryHeader(versionDir(), cacheIDOf(f.wasm), false)}
+	if err := os.WriteFile(f.entryPath(), sealEntry(t, e, entryFileName(t, good), []byte("not WAZEVO")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if log := f.compileAndRun(f.keyFile); !log.has("refused") || log.has("compilation cache hit") { // exits 42
+		t.Errorf("log %q, want the unreadable entry refused", log)
+	}
+	if log := f.compileAndRun(f.keyFile); !log.has("compilation cache hit") {
+		t.Errorf("after the unreadable entry: log %q, want a hit", log)
+	}
+}
+
+// entryFileName returns the name of the file an entry holds.
+func entryFileName(t *testing.T, entry []byte) string {
+	t.Helper()
+	off := fileOffset(entry)
+	h := bytes.Index(entry, []byte("\ncode:"))
+	h += bytes.IndexByte(entry[h+1:], '\n') + 2
+	return string(entry[h+4 : off-8])
 }

@@ -158,36 +158,48 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (*Module
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCloseOnContextDone(e.cfg.Interruptible).
 		WithMemoryLimitPages(e.cfg.MaxMemoryPages)
-	var entry *cacheEntry
-	if e.cfg.Cache != nil {
-		var err error
-		entry, err = e.cfg.Cache.open(cacheIDOf(wasm), e.cfg.Interruptible, e.log)
-		if err != nil {
-			return nil, err
-		}
-		cc, err := wazero.NewCompilationCacheWithDir(entry.dir)
-		if err != nil {
-			entry.release()
-			return nil, fmt.Errorf("compilation cache: %w", err)
-		}
-		m.cache = cc // the engine lives in the cache: close it with the module
-		rc = rc.WithCompilationCache(cc)
-	} else {
-		rc = rc.WithCompilationCache(e.mem)
-	}
-	m.rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	cctx := experimental.WithCompilationWorkers(ctx, e.cfg.CompileWorkers)
 	start := time.Now()
-	compiled, err := m.rt.CompileModule(experimental.WithCompilationWorkers(ctx, e.cfg.CompileWorkers), wasm)
-	if entry != nil {
-		if err == nil {
-			if err := entry.store(); err != nil {
-				e.log.Warn("compilation cache: could not store entry", "err", err)
+	var compiled wazero.CompiledModule
+	var err error
+	if e.cfg.Cache == nil {
+		m.rt = wazero.NewRuntimeWithConfig(ctx, rc.WithCompilationCache(e.mem))
+		compiled, err = m.rt.CompileModule(cctx, wasm)
+	} else {
+		id := cacheIDOf(wasm)
+		for attempt := 0; ; attempt++ {
+			// A second attempt, only if finish asks for it, compiles
+			// without the entry it deleted.
+			entry, oerr := e.cfg.Cache.open(id, e.cfg.Interruptible, e.log)
+			if oerr != nil {
+				return nil, oerr
 			}
+			cc, cerr := wazero.NewCompilationCacheWithDir(entry.dir)
+			if cerr != nil {
+				entry.finish(cerr)
+				entry.release()
+				return nil, fmt.Errorf("compilation cache: %w", cerr)
+			}
+			m.cache = cc // the engine lives in the cache: close it with the module
+			m.rt = wazero.NewRuntimeWithConfig(ctx, rc.WithCompilationCache(cc))
+			compiled, err = m.rt.CompileModule(cctx, wasm)
+			if entry.finish(err) && attempt == 0 {
+				m.rt.Close(ctx)
+				cc.Close(ctx)
+				entry.release()
+				continue
+			}
+			if err == nil {
+				if err := entry.store(); err != nil {
+					e.log.Warn("compilation cache: could not store entry", "err", err)
+				}
+			}
+			// wazero has read (or written) the private directory: it is
+			// removed while the module starts; Close waits for it.
+			m.released = make(chan struct{})
+			go func() { entry.release(); close(m.released) }()
+			break
 		}
-		// wazero has read (or written) the private directory: it is
-		// removed while the module starts; Close waits for it.
-		m.released = make(chan struct{})
-		go func() { entry.release(); close(m.released) }()
 	}
 	if err != nil {
 		m.Close(ctx)
