@@ -59,7 +59,7 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "docs/BENCHMARKS.md", "markdown report to write")
 	flag.StringVar(&cfg.notes, "notes", "bench/NOTES.md", "hand-written analysis appended to the report")
 	flag.StringVar(&cfg.rawOut, "raw", "build/bench/results.json", "raw samples (JSON)")
-	flag.IntVar(&cfg.startRuns, "start-runs", 5, "runs of each cold start-up variant (warm and native: three times as many)")
+	flag.IntVar(&cfg.startRuns, "start-runs", 5, "runs of each cold start-up variant (warm and native: five times as many)")
 	flag.IntVar(&cfg.runs, "runs", 3, "runs of each compute, load and bulk variant")
 	flag.DurationVar(&cfg.loadDur, "load-duration", 5*time.Second, "length of each wrk/hey window")
 	flag.IntVar(&cfg.conns, "c", 32, "concurrent connections of the load generators")
@@ -394,6 +394,7 @@ func native(name string) string { return filepath.Join(cfg.build, "native", name
 func startup(rep *report) {
 	const sec = "startup"
 	hello := guest("hello")
+	workers := runtime.GOMAXPROCS(0) // keep run compiles with as many; wazero run with 1 unless -workers
 	warm := filepath.Join(work, "startup")
 	keepWarm := append(append([]string{cfg.keep, "run"}, keepCache(warm)...), hello)
 	wazeroWarm := append(append([]string{cfg.wazero, "run"}, wazeroCache(warm)...), hello)
@@ -408,9 +409,11 @@ func startup(rep *report) {
 		{rep.add(sec, "native (guests/hello built for linux)", "ms", true, "wazero run, cache warm (-cachedir)"), []string{native("hello")}},
 		{rep.add(sec, "keep run, cold (no cache)", "ms", true, "wazero run, cold (no cache)"), []string{cfg.keep, "run", hello}},
 		{rep.add(sec, "wazero run, cold (no cache)", "ms", true, ""), []string{cfg.wazero, "run", hello}},
+		{rep.add(sec, fmt.Sprintf("wazero run -workers %d, cold (no cache)", workers), "ms", true, "wazero run, cold (no cache)"),
+			[]string{cfg.wazero, "run", "-workers", strconv.Itoa(workers), hello}},
 	}
-	// Warm and native starts are short: they get three times the runs.
-	for i := range 3 * cfg.startRuns {
+	// Warm and native starts are short: they get five times the runs.
+	for i := range 5 * cfg.startRuns {
 		for j, v := range variants {
 			if j >= 3 && i >= cfg.startRuns {
 				continue
@@ -856,7 +859,8 @@ var sections = []struct{ key, title, text string }{
 	{"startup", "1. Start-up: hello.wasm",
 		"Wall time of one run of guests/hello (2.6 MB Go wasip1 module), from exec to exit. " +
 			"Warm: the compilation cache filled by a previous run (keep `--cache-dir` with `--cache-key`, wazero `-cachedir`); " +
-			"cold: no cache, every run compiles. Native is the same source built for linux/amd64."},
+			"cold: no cache, every run compiles; keep compiles with GOMAXPROCS workers, `wazero run` with one unless given `-workers`. " +
+			"Native is the same source built for linux/amd64."},
 	{"compute", "2. Compute: guests/compute",
 		"Wall time of `compute sha256 32` (SHA-256 over 32 MiB of generated data) and `compute json 5000` " +
 			"(5000 encoding/json round trips of a 1 KiB document), caches warm so compilation is not counted. " +
@@ -904,7 +908,7 @@ func (rep *report) write() error {
 	p("| keep | %s (git %s) |\n", strings.ReplaceAll(strings.TrimSpace(cmdOut(cfg.keep, "version")), "\n", ", "), strings.TrimSpace(cmdOut("git", "describe", "--tags", "--always", "--dirty")))
 	p("| load average | %s at the start, %s at the end |\n", rep.load0, rep.load1)
 	p("| settings | start-up %d runs cold, %d warm and native; compute, load and bulk %d rounds; load windows %s at %d connections; bulk %s per run |\n\n",
-		cfg.startRuns, 3*cfg.startRuns, cfg.runs, cfg.loadDur, cfg.conns, fmtBytes(cfg.bulkBytes))
+		cfg.startRuns, 5*cfg.startRuns, cfg.runs, cfg.loadDur, cfg.conns, fmtBytes(cfg.bulkBytes))
 
 	p("## Targets\n\n| target | measured | |\n| --- | --- | --- |\n")
 	for _, t := range targets {
