@@ -158,7 +158,11 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (*Module
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCloseOnContextDone(e.cfg.Interruptible).
 		WithMemoryLimitPages(e.cfg.MaxMemoryPages)
-	cctx := experimental.WithCompilationWorkers(ctx, e.cfg.CompileWorkers)
+	// Compiling ends by itself (and may store a cache entry): the end of
+	// ctx, such as keep run's --timeout, does not cut it short, as it
+	// never did with one compiler goroutine; wazero's parallel compiler
+	// would stop at it.
+	cctx := experimental.WithCompilationWorkers(context.WithoutCancel(ctx), e.cfg.CompileWorkers)
 	start := time.Now()
 	var compiled wazero.CompiledModule
 	var err error

@@ -1,4 +1,5 @@
-// Package wasi is Keep's socket layer over wazero's WASI preview1.
+// Package wasi is Keep's socket layer over wazero's WASI preview1, and its
+// corrections to it.
 //
 // wazero implements WASI preview1 well, but its sockets only take a
 // host:port and call net.Listen themselves, it has no outgoing connections,
@@ -17,6 +18,13 @@
 // Accepted connections get numbers from AcceptedFDBase up, far above the
 // small numbers wazero allocates (lowest free first) for files the guest
 // opens; the two ranges never meet (see docs/RATIONALE.md, "Sockets").
+//
+// Conformance: where wazero's answer differs from WASI preview1 and
+// wasi-testsuite (poll_oneoff, fd_renumber onto a closed fd,
+// fd_prestat_dir_name, path_readlink truncation, path_link with
+// symlink_follow, sock_* on files, fd_allocate on directories), the
+// wrapper corrects that case and calls wazero's function for the rest
+// (conformance.go; docs/RATIONALE.md, "WASI conformance").
 //
 // Readiness: each socket has a goroutine that accepts or reads ahead into a
 // bounded buffer and wakes the guest's poll_oneoff, which blocks for real

@@ -2,24 +2,31 @@ package wasi
 
 // WASI preview1 errno values ("errno" enum, WASI snapshot-01 witx).
 const (
-	errnoSuccess    = 0
-	errnoAgain      = 6
-	errnoBadf       = 8
-	errnoConnreset  = 15
-	errnoFault      = 21
-	errnoInval      = 28
-	errnoIo         = 29
-	errnoNotconn    = 53
-	errnoNotdir     = 54
-	errnoNotsock    = 57
-	errnoNotsup     = 58
-	errnoPipe       = 64
-	errnoNotcapable = 76
+	errnoSuccess     = 0
+	errnoAgain       = 6
+	errnoBadf        = 8
+	errnoConnreset   = 15
+	errnoFault       = 21
+	errnoInval       = 28
+	errnoIo          = 29
+	errnoIsdir       = 31
+	errnoNametoolong = 37
+	errnoNotconn     = 53
+	errnoNotdir      = 54
+	errnoNotsock     = 57
+	errnoNotsup      = 58
+	errnoPipe        = 64
+	errnoRange       = 68
+	errnoNotcapable  = 76
 )
 
 // WASI preview1 constants used by the socket layer.
 const (
+	filetypeDirectory    = 3 // "filetype" enum: directory
 	filetypeSocketStream = 6 // "filetype" enum: socket_stream
+	filetypeSymlink      = 7 // "filetype" enum: symbolic_link
+
+	lookupflagSymlinkFollow = 1 << 0 // "lookupflags": symlink_follow
 
 	fdflagNonblock = 1 << 2 // "fdflags": nonblock
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -219,7 +220,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime) (*Host, error) {
 	out := r.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
 	for name, h := range orig {
 		fn := h.fn
-		if w := wrap(name, h.fn, orig["fd_close"].fn); w != nil {
+		if w := wrap(name, wazeroFns(orig)); w != nil {
 			fn = w
 		}
 		out.NewFunctionBuilder().WithGoModuleFunction(stopWhenDone(fn), h.params, h.results).WithParameterNames(h.names...).Export(name)
@@ -333,29 +334,41 @@ var handlers = map[string]func(ctx context.Context, s *Sockets, k sock, mod api.
 	"sock_shutdown":       sockShutdown,
 }
 
-func wrap(name string, orig, wazeroClose api.GoModuleFunction) api.GoModuleFunction {
+// noSockets stands in for the Sockets of a run that has none, so that
+// Keep's poll_oneoff also serves it.
+var noSockets = NewSockets(nil, nil, nil)
+
+// wrap returns Keep's version of wazero's function name (w holds them
+// all), or nil to use wazero's as it is. Keep's versions handle Keep's
+// sockets and correct wazero where it differs from WASI (conformance.go).
+func wrap(name string, w wazeroFns) api.GoModuleFunction {
+	orig := w[name].fn
 	switch {
 	case name == "poll_oneoff":
 		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			s := fromContext(ctx)
-			if s == nil || !s.pollInvolves(mod, stack) {
+			switch {
+			case s != nil && s.pollInvolves(mod, stack):
+			case pollStdin(mod, stack):
 				orig.Call(ctx, mod, stack)
 				return
+			case s == nil:
+				s = noSockets
 			}
-			stack[0] = s.pollOneoff(ctx, mod, stack)
+			stack[0] = s.pollOneoff(ctx, mod, stack, w)
 		})
 	case name == "fd_renumber":
 		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			s := fromContext(ctx)
 			if s == nil {
-				orig.Call(ctx, mod, stack)
+				w.fdRenumber(ctx, mod, stack)
 				return
 			}
 			from, to := int32(stack[0]), int32(stack[1])
 			kf, kt := s.get(from), s.get(to)
 			switch {
 			case kf == nil && kt == nil:
-				orig.Call(ctx, mod, stack)
+				w.fdRenumber(ctx, mod, stack)
 			case kf == nil || kt == nil:
 				stack[0] = errnoNotsup // between a socket and a wazero fd
 			default:
@@ -364,6 +377,10 @@ func wrap(name string, orig, wazeroClose api.GoModuleFunction) api.GoModuleFunct
 		})
 	case handlers[name] != nil:
 		h := handlers[name]
+		fallback := orig.Call
+		if strings.HasPrefix(name, "sock_") {
+			fallback = func(ctx context.Context, mod api.Module, stack []uint64) { stack[0] = w.notSocket(ctx, mod, stack[0]) }
+		}
 		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			s := fromContext(ctx)
 			if s != nil {
@@ -372,12 +389,23 @@ func wrap(name string, orig, wazeroClose api.GoModuleFunction) api.GoModuleFunct
 					return
 				}
 			}
-			orig.Call(ctx, mod, stack)
+			fallback(ctx, mod, stack)
 		})
 	}
 	p, ok := fdParams[name]
 	if !ok {
 		return nil
+	}
+	fallback := orig.Call
+	switch name {
+	case "fd_allocate":
+		fallback = w.fdAllocate
+	case "fd_prestat_dir_name":
+		fallback = w.fdPrestatDirName
+	case "path_readlink":
+		fallback = w.pathReadlink
+	case "path_link":
+		fallback = w.pathLink
 	}
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 		if s := fromContext(ctx); s != nil {
@@ -388,11 +416,11 @@ func wrap(name string, orig, wazeroClose api.GoModuleFunction) api.GoModuleFunct
 				}
 			}
 			if name == "path_open" {
-				s.pathOpen(ctx, orig, wazeroClose, mod, stack)
+				s.pathOpen(ctx, orig, w["fd_close"].fn, mod, stack)
 				return
 			}
 		}
-		orig.Call(ctx, mod, stack)
+		fallback(ctx, mod, stack)
 	})
 }
 

@@ -66,16 +66,28 @@ func (s *Sockets) pollInvolves(mod api.Module, stack []uint64) bool {
 }
 
 // pollOneoff(in, out, nsubscriptions, result.nevents) for a set that names
-// Keep's sockets. It reports every ready subscription; if none is ready it
+// Keep's sockets, or any set that does not wait on stdin (see pollStdin). It reports every ready subscription; if none is ready it
 // blocks until a socket wakes it, the earliest clock subscription expires,
 // or the run ends. fds that are not sockets (files, stdio) are reported
 // ready at once, as wazero does for them.
-func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64) uint64 {
+func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64, w wazeroFns) uint64 {
 	in, out, n, resultN := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
 	mem := mod.Memory()
 	subs, ok := readSubscriptions(mem, in, n)
 	if !ok {
 		return errnoFault
+	}
+	// An fd that is neither Keep's nor open in wazero is BADF.
+	var badf map[int32]bool
+	for _, sub := range subs {
+		if sub.tag != eventtypeClock && s.get(sub.fd) == nil && !badf[sub.fd] {
+			if errno, _ := w.fdstat(ctx, mod, uint64(uint32(sub.fd))); errno != errnoSuccess {
+				if badf == nil {
+					badf = map[int32]bool{}
+				}
+				badf[sub.fd] = true
+			}
+		}
 	}
 	start := time.Now()
 	for {
@@ -104,6 +116,9 @@ func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64
 				switch {
 				case k == nil:
 					ready = true // a wazero fd: files and stdio are always ready
+					if badf[sub.fd] {
+						binary.LittleEndian.PutUint16(ev[8:], errnoBadf)
+					}
 				case sub.tag == eventtypeFdWrite:
 					_, isConn := k.(*connSock)
 					ready = true

@@ -60,7 +60,7 @@ func main() {
 	flag.StringVar(&cfg.notes, "notes", "bench/NOTES.md", "hand-written analysis appended to the report")
 	flag.StringVar(&cfg.rawOut, "raw", "build/bench/results.json", "raw samples (JSON)")
 	flag.IntVar(&cfg.startRuns, "start-runs", 5, "runs of each cold start-up variant (warm and native: five times as many)")
-	flag.IntVar(&cfg.runs, "runs", 3, "runs of each compute, load and bulk variant")
+	flag.IntVar(&cfg.runs, "runs", 5, "runs of each compute, load and bulk variant")
 	flag.DurationVar(&cfg.loadDur, "load-duration", 5*time.Second, "length of each wrk/hey window")
 	flag.IntVar(&cfg.conns, "c", 32, "concurrent connections of the load generators")
 	flag.Int64Var(&cfg.bulkBytes, "bulk-bytes", 1<<30, "bytes sent (and echoed back) per bulk run")
@@ -421,7 +421,7 @@ func startup(rep *report) {
 			d := timeRun(v.args...)
 			v.r.Samples = append(v.r.Samples, float64(d.Microseconds())/1000)
 		}
-		logf("startup round %d/%d", i+1, 3*cfg.startRuns)
+		logf("startup round %d/%d", i+1, 5*cfg.startRuns)
 	}
 }
 
