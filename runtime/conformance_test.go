@@ -78,3 +78,42 @@ func TestCompileOutlivesContext(t *testing.T) {
 	}
 	m.Close(context.Background())
 }
+
+// TestRights: fd_fdstat_set_rights drops rights of a file (wazero answers
+// NOSYS); the file then refuses writes with NOTCAPABLE, reports the
+// dropped right gone, and cannot get it back.
+func TestRights(t *testing.T) {
+	const src = `(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $stat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_set_rights" (func $setrights (param i32 i64 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "f")
+  (data (i32.const 200) "x")
+  (func $want (param $got i32) (param $want i32) (param $code i32)
+    (if (i32.ne (local.get $got) (local.get $want)) (then (call $exit (local.get $code)))))
+  (func (export "_start")
+    (local $fd i32)
+    ;; path_open(3, 0, "f", creat, fd_read|fd_write, 0, 0, &fd at 16)
+    (call $want (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 1) (i32.const 1)
+      (i64.const 66) (i64.const 0) (i32.const 0) (i32.const 16)) (i32.const 0) (i32.const 1))
+    (local.set $fd (i32.load (i32.const 16)))
+    ;; iovec at 0: "x"
+    (i32.store (i32.const 0) (i32.const 200))
+    (i32.store (i32.const 4) (i32.const 1))
+    (call $want (call $write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8)) (i32.const 0) (i32.const 2))
+    ;; drop fd_write: keep fd_read only
+    (call $want (call $setrights (local.get $fd) (i64.const 2) (i64.const 0)) (i32.const 0) (i32.const 3))
+    (call $want (call $write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8)) (i32.const 76) (i32.const 4))
+    (call $want (call $stat (local.get $fd) (i32.const 32)) (i32.const 0) (i32.const 5))
+    (call $want (i32.wrap_i64 (i64.load (i32.const 40))) (i32.const 2) (i32.const 6))
+    ;; asking for fd_write again is notcapable
+    (call $want (call $setrights (local.get $fd) (i64.const 66) (i64.const 0)) (i32.const 76) (i32.const 7)))
+)`
+	code, _ := runWAT(t, src, RunConfig{Mounts: []Mount{{Host: t.TempDir(), Guest: "/"}}})
+	if code != 0 {
+		t.Errorf("exit code %d: check %d failed (see the module)", code, code)
+	}
+}

@@ -363,6 +363,11 @@ func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
 				}
 			}
 		}
+	} else {
+		// No sockets: the run still gets Keep's fd state (its rights table).
+		ws := keepwasi.NewSockets(nil, nil, m.log)
+		defer ws.Close()
+		ctx = keepwasi.WithSockets(ctx, ws)
 	}
 	if len(rc.Mounts) > 0 || len(mounts) > 0 {
 		fsc := wazero.NewFSConfig()

@@ -22,9 +22,10 @@
 // Conformance: where wazero's answer differs from WASI preview1 and
 // wasi-testsuite (poll_oneoff, fd_renumber onto a closed fd,
 // fd_prestat_dir_name, path_readlink truncation, path_link with
-// symlink_follow, sock_* on files, fd_allocate on directories), the
-// wrapper corrects that case and calls wazero's function for the rest
-// (conformance.go; docs/RATIONALE.md, "WASI conformance").
+// symlink_follow, sock_* on files, fd_allocate on directories, rights and
+// sync fdflags), the wrapper corrects that case and calls wazero's
+// function for the rest (conformance.go, rights.go; docs/RATIONALE.md,
+// "WASI conformance").
 //
 // Readiness: each socket has a goroutine that accepts or reads ahead into a
 // bounded buffer and wakes the guest's poll_oneoff, which blocks for real

@@ -48,10 +48,11 @@ type Sockets struct {
 	wake chan struct{}
 	log  *slog.Logger
 
-	mu   sync.Mutex
-	fds  map[int32]sock
-	free []int32 // closed socket positions, reusable for accepted conns
-	next int32
+	mu    sync.Mutex
+	fds   map[int32]sock
+	files map[int32]*fdInfo // Keep's rights table for wazero's fds (rights.go)
+	free  []int32           // closed socket positions, reusable for accepted conns
+	next  int32
 }
 
 // NewSockets returns the socket state for a run; it starts accepting and
@@ -67,7 +68,7 @@ func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Sockets{wake: make(chan struct{}, 1), log: log, fds: map[int32]sock{}, next: AcceptedFDBase}
+	s := &Sockets{wake: make(chan struct{}, 1), log: log, fds: map[int32]sock{}, files: map[int32]*fdInfo{}, next: AcceptedFDBase}
 	for _, l := range ls {
 		s.fds[int32(l.FD)] = newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log)
 	}
@@ -176,7 +177,8 @@ func stopWhenDone(fn api.GoModuleFunction) api.GoModuleFunction {
 type ctxKey struct{}
 
 // WithSockets returns a context that gives the run's host functions s.
-// Without it, Keep's WASI module behaves exactly like wazero's.
+// Without it there are no sockets and no rights table (rights.go); the
+// other corrections of wazero (conformance.go) apply either way.
 func WithSockets(ctx context.Context, s *Sockets) context.Context {
 	return context.WithValue(ctx, ctxKey{}, s)
 }
@@ -368,7 +370,9 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 			kf, kt := s.get(from), s.get(to)
 			switch {
 			case kf == nil && kt == nil:
-				w.fdRenumber(ctx, mod, stack)
+				if w.fdRenumber(ctx, mod, stack); stack[0] == errnoSuccess {
+					s.renumberFile(from, to)
+				}
 			case kf == nil || kt == nil:
 				stack[0] = errnoNotsup // between a socket and a wazero fd
 			default:
@@ -377,9 +381,17 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 		})
 	case handlers[name] != nil:
 		h := handlers[name]
-		fallback := orig.Call
+		fallback := func(ctx context.Context, s *Sockets, mod api.Module, stack []uint64) {
+			if s == nil {
+				orig.Call(ctx, mod, stack)
+				return
+			}
+			w.fileCall(ctx, s, name, mod, stack)
+		}
 		if strings.HasPrefix(name, "sock_") {
-			fallback = func(ctx context.Context, mod api.Module, stack []uint64) { stack[0] = w.notSocket(ctx, mod, stack[0]) }
+			fallback = func(ctx context.Context, _ *Sockets, mod api.Module, stack []uint64) {
+				stack[0] = w.notSocket(ctx, mod, stack[0])
+			}
 		}
 		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			s := fromContext(ctx)
@@ -389,7 +401,7 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 					return
 				}
 			}
-			fallback(ctx, mod, stack)
+			fallback(ctx, s, mod, stack)
 		})
 	}
 	p, ok := fdParams[name]
@@ -415,8 +427,15 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 					return
 				}
 			}
-			if name == "path_open" {
-				s.pathOpen(ctx, orig, w["fd_close"].fn, mod, stack)
+			switch {
+			case name == "path_open":
+				w.fileOpen(ctx, s, mod, stack)
+				return
+			case name == "fd_fdstat_set_rights":
+				w.fdFdstatSetRights(ctx, s, mod, stack)
+				return
+			case rightsNeeded[name] != 0:
+				w.fileCall(ctx, s, name, mod, stack)
 				return
 			}
 		}
