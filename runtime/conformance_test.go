@@ -117,3 +117,16 @@ func TestRights(t *testing.T) {
 		t.Errorf("exit code %d: check %d failed (see the module)", code, code)
 	}
 }
+
+// TestNoMemory: a module without memory still gets wazero's answers where
+// Keep's corrections need memory to ask wazero with (fd_renumber of stdout
+// onto stderr: wazero's NOTSUP for stdio, not a BADF from a failed check).
+func TestNoMemory(t *testing.T) {
+	const src = `(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "wasi_snapshot_preview1" "fd_renumber" (func $renumber (param i32 i32) (result i32)))
+  (func (export "_start") (call $exit (call $renumber (i32.const 1) (i32.const 2)))))`
+	if code, _ := runWAT(t, src, RunConfig{}); code != 58 {
+		t.Errorf("fd_renumber(1, 2) = errno %d, want 58 (notsup)", code)
+	}
+}

@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"context"
+	"reflect"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -33,7 +34,8 @@ func (w wazeroFns) call(ctx context.Context, mod api.Module, name string, params
 // avoid ranges ({offset, length}), restoring them afterwards. It reports
 // false if memory has no such place.
 func withScratch(mem api.Memory, n uint32, avoid [][2]uint32, fn func(ptr uint32)) bool {
-	if mem == nil || mem.Size() < n {
+	// wazero's Module.Memory gives a typed nil for a module without one.
+	if v := reflect.ValueOf(mem); !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() || mem.Size() < n {
 		return false
 	}
 	overlaps := func(p uint32) bool {
@@ -60,10 +62,14 @@ func withScratch(mem api.Memory, n uint32, avoid [][2]uint32, fn func(ptr uint32
 	return false
 }
 
+// errnoUnknown is fdstat's answer when the module has no memory to ask
+// wazero with; callers then leave the call to wazero.
+const errnoUnknown = ^uint64(0)
+
 // fdstat asks wazero's fd_fdstat_get about fd: its errno (BADF if fd is
-// not open) and the 24-byte fdstat.
+// not open, errnoUnknown if it cannot ask) and the 24-byte fdstat.
 func (w wazeroFns) fdstat(ctx context.Context, mod api.Module, fd uint64) (errno uint64, st [24]byte) {
-	errno = errnoFault
+	errno = errnoUnknown
 	withScratch(mod.Memory(), 24, nil, func(p uint32) {
 		if errno = w.call(ctx, mod, "fd_fdstat_get", fd, uint64(p)); errno == errnoSuccess {
 			b, _ := mod.Memory().Read(p, 24)
@@ -86,7 +92,7 @@ func (w wazeroFns) notSocket(ctx context.Context, mod api.Module, fd uint64) uin
 // fdRenumber: renumbering onto an fd that is not open is BADF (wazero
 // opens the destination instead).
 func (w wazeroFns) fdRenumber(ctx context.Context, mod api.Module, stack []uint64) {
-	if errno, _ := w.fdstat(ctx, mod, stack[1]); errno != errnoSuccess {
+	if errno, _ := w.fdstat(ctx, mod, stack[1]); errno != errnoSuccess && errno != errnoUnknown {
 		stack[0] = errnoBadf
 		return
 	}

@@ -23,6 +23,9 @@ func TestWithScratch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if withScratch(nil, 8, nil, func(uint32) { t.Error("fn called without memory") }) {
+		t.Error("withScratch(nil) = true")
+	}
 	mem := mod.Memory()
 	before := make([]byte, mem.Size())
 	for i := range before {

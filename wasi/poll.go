@@ -78,14 +78,22 @@ func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64
 		return errnoFault
 	}
 	// An fd that is neither Keep's nor open in wazero is BADF.
-	var badf map[int32]bool
+	var others []int32
+	s.mu.Lock()
 	for _, sub := range subs {
-		if sub.tag != eventtypeClock && s.get(sub.fd) == nil && !badf[sub.fd] {
-			if errno, _ := w.fdstat(ctx, mod, uint64(uint32(sub.fd))); errno != errnoSuccess {
+		if sub.tag != eventtypeClock && s.fds[sub.fd] == nil {
+			others = append(others, sub.fd)
+		}
+	}
+	s.mu.Unlock()
+	var badf map[int32]bool
+	for _, fd := range others {
+		if !badf[fd] {
+			if errno, _ := w.fdstat(ctx, mod, uint64(uint32(fd))); errno != errnoSuccess {
 				if badf == nil {
 					badf = map[int32]bool{}
 				}
-				badf[sub.fd] = true
+				badf[fd] = true
 			}
 		}
 	}

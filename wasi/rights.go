@@ -116,7 +116,12 @@ func (w wazeroFns) fileCall(ctx context.Context, s *Sockets, name string, mod ap
 func (w wazeroFns) fdFdstatSetRights(ctx context.Context, s *Sockets, mod api.Module, stack []uint64) {
 	fd, base, inh := int32(stack[0]), stack[1], stack[2]
 	errno, st := w.fdstat(ctx, mod, uint64(uint32(fd)))
-	if errno != errnoSuccess {
+	switch errno {
+	case errnoSuccess:
+	case errnoUnknown:
+		stack[0] = errnoNotsup // no memory to learn the fd's rights with
+		return
+	default:
 		stack[0] = errno
 		return
 	}
