@@ -283,11 +283,7 @@ func TestDiskCacheFileNames(t *testing.T) {
 	for _, name := range []string{"../escape", "/abs", "a/../../escape", "d/../escape", "./escape", "escape", "a/b/c", `a\b`, "a/", "", "d/" + strings.Repeat("x", maxCacheFileName)} {
 		t.Run(name, func(t *testing.T) {
 			f := newCacheFixture(t)
-			dc, err := OpenDiskCache(f.dir, f.keyFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := &cacheEntry{c: dc, header: entryHeader(versionDir(), cacheIDOf(f.wasm), false)}
+			e := f.plainEntry()
 			if err := os.MkdirAll(filepath.Dir(f.entryPath()), 0o700); err != nil {
 				t.Fatal(err)
 			}
@@ -303,6 +299,17 @@ func TestDiskCacheFileNames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// plainEntry returns the fixture module's entry (plain code) in its cache,
+// under its key, for sealEntry.
+func (f *cacheFixture) plainEntry() *cacheEntry {
+	f.t.Helper()
+	dc, err := OpenDiskCache(f.dir, f.keyFile)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return &cacheEntry{c: dc, header: entryHeader(versionDir(), cacheIDOf(f.wasm), false)}
 }
 
 // sealEntry returns an authentic entry for e holding data as the file name.
@@ -416,11 +423,8 @@ func TestDiskCacheInterruptibleEntries(t *testing.T) {
 // GMAC made for one entry's metadata does not authenticate another's.
 func TestDiskCacheKeyIsDerived(t *testing.T) {
 	f := newCacheFixture(t)
-	dc, err := OpenDiskCache(f.dir, f.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &cacheEntry{c: dc, header: entryHeader(versionDir(), cacheIDOf(f.wasm), false)}
+	e := f.plainEntry()
+	dc := e.c
 	data := []byte("compiled code")
 	meta := e.entryMeta("file", uint64(len(data)))
 	own, err := dc.entryAEAD(meta)
@@ -492,11 +496,7 @@ func TestDiskCacheEntryWazeroDoesNotUse(t *testing.T) {
 	f := newCacheFixture(t)
 	f.compileAndRun(f.keyFile)
 	good := f.entry()
-	dc, err := OpenDiskCache(f.dir, f.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &cacheEntry{c: dc, header: entryHeader(versionDir(), cacheIDOf(f.wasm), false)}
+	e := f.plainEntry()
 	data := good[fileOffset(good) : len(good)-cacheTrailer]
 	if err := os.WriteFile(f.entryPath(), sealEntry(t, e, "wazero-other/0000", data), 0o600); err != nil {
 		t.Fatal(err)
@@ -521,11 +521,7 @@ func TestDiskCacheEntryWazeroCannotRead(t *testing.T) {
 	f := newCacheFixture(t)
 	f.compileAndRun(f.keyFile)
 	good := f.entry()
-	dc, err := OpenDiskCache(f.dir, f.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &cacheEntry{c: dc, header: entryHeader(versionDir(), cacheIDOf(f.wasm), false)}
+	e := f.plainEntry()
 	if err := os.WriteFile(f.entryPath(), sealEntry(t, e, entryFileName(t, good), []byte("not WAZEVO")), 0o600); err != nil {
 		t.Fatal(err)
 	}
