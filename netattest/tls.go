@@ -101,11 +101,18 @@ func (v *Verifier) VerifyConnection(cs tls.ConnectionState) error {
 // RA-TLS certificate passes the policy. Web PKI chain checks are off (the
 // certificate is self-signed); the evidence replaces them. If id is
 // non-nil, the client presents it for mutual attestation.
+//
+// Connections made with the same config resume TLS sessions: a resumed
+// connection needs no new signature from the keep, and crypto/tls still
+// calls VerifyConnection with the certificate of the session's first
+// handshake, so the policy decides every connection. Only the keep that
+// issued a session can resume it.
 func (v *Verifier) ClientConfig(id *Identity) *tls.Config {
 	c := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // replaced by VerifyConnection
 		VerifyConnection:   v.VerifyConnection,
+		ClientSessionCache: tls.NewLRUClientSessionCache(64),
 	}
 	if id != nil {
 		cert := id.TLSCertificate()

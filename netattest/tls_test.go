@@ -122,3 +122,52 @@ func TestVerifierCache(t *testing.T) {
 		t.Fatal("refused certificate was cached")
 	}
 }
+
+// TestClientConfigResumes: connections made with one ClientConfig resume
+// the TLS session, and a resumed connection is still verified: Peer finds
+// the keep's verified claims.
+func TestClientConfigResumes(t *testing.T) {
+	server := simIdentity(t, []byte("server module"))
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", ServerConfig(server, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	sd := sha512.Sum384([]byte("server module"))
+	var verified int
+	v := NewVerifier(&Policy{AllowSimulated: true, ModuleHashes: []string{"sha384:" + hexs(sd[:])}}, Options{})
+	cfg := v.ClientConfig(nil)
+	inner := cfg.VerifyConnection
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error { verified++; return inner(cs) }
+	for i := range 3 {
+		conn, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conn.Write([]byte("ping"))
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(conn, buf); err != nil { // also reads the session ticket
+			t.Fatal(err)
+		}
+		cs := conn.ConnectionState()
+		if cs.DidResume != (i > 0) {
+			t.Errorf("dial %d: resumed %v, want %v", i, cs.DidResume, i > 0)
+		}
+		if p, ok := v.Peer(cs); !ok || p.Result == nil {
+			t.Errorf("dial %d: no verified peer", i)
+		}
+		conn.Close()
+	}
+	if verified != 3 {
+		t.Errorf("VerifyConnection ran %d times for 3 connections", verified)
+	}
+}

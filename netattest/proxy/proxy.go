@@ -76,6 +76,7 @@ type Proxy struct {
 	cancel    context.CancelFunc
 	rp        *httputil.ReverseProxy
 	transport *http.Transport
+	sessions  tls.ClientSessionCache // TLS sessions with the keep, resumed by later dials
 
 	mu       sync.Mutex
 	reports  map[[32]byte]*Attestation
@@ -190,6 +191,7 @@ func (p *Proxy) init() {
 		p.inflight = map[[32]byte]*verifyCall{}
 		p.lns = map[net.Listener]struct{}{}
 		p.conns = map[net.Conn]struct{}{}
+		p.sessions = tls.NewLRUClientSessionCache(sessionCacheSize)
 		p.servers = map[*http.Server]struct{}{}
 		p.transport = &http.Transport{
 			Proxy: nil, // never an HTTP(S)_PROXY from the environment
@@ -224,6 +226,17 @@ func (p *Proxy) maxConns() int {
 	return DefaultMaxConns
 }
 
+// sessionCacheSize is how many TLS sessions a proxy keeps for resumption.
+const sessionCacheSize = 64
+
+// tlsConfig is the client config of one dial. Sessions are resumed from
+// earlier dials (a new connection then costs no signature from the keep
+// and no verification of one here); crypto/tls calls VerifyConnection on
+// a resumed connection too, with the certificate of the session's first
+// handshake, so the policy still decides every connection. Only the keep
+// that issued a session ticket can resume it (the ticket is sealed under
+// keys that never leave that keep's process); any other server gets a
+// full handshake and a fresh verification.
 func (p *Proxy) tlsConfig(ctx context.Context, got **Attestation) *tls.Config {
 	name := p.Options.ServerName
 	if name == "" {
@@ -234,6 +247,7 @@ func (p *Proxy) tlsConfig(ctx context.Context, got **Attestation) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         name,
+		ClientSessionCache: p.sessions,
 		InsecureSkipVerify: true, // replaced by VerifyConnection: the evidence, not a CA, vouches for the key
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {

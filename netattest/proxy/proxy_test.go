@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
@@ -50,8 +51,20 @@ func fingerprint(id *netattest.Identity) string {
 // the test can switch, as a restarted keep would.
 type fakeKeep struct {
 	srv  *httptest.Server
+	cfg  *tls.Config
 	id   atomic.Pointer[netattest.Identity]
 	hits atomic.Int64
+}
+
+// restart gives the keep a new identity and, as a new keep process has,
+// new session ticket keys: sessions of the old one cannot be resumed.
+func (k *fakeKeep) restart(t *testing.T, id *netattest.Identity) {
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		t.Fatal(err)
+	}
+	k.cfg.SetSessionTicketKeys([][32]byte{key})
+	k.id.Store(id)
 }
 
 func startFakeKeep(t *testing.T, module string) *fakeKeep {
@@ -62,13 +75,14 @@ func startFakeKeep(t *testing.T, module string) *fakeKeep {
 		k.hits.Add(1)
 		io.WriteString(w, "Hello from a keep! "+r.Method+" "+r.URL.Path)
 	}))
-	k.srv.Listener = tls.NewListener(k.srv.Listener, &tls.Config{
+	k.cfg = &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			c := k.id.Load().TLSCertificate()
 			return &c, nil
 		},
-	})
+	}
+	k.srv.Listener = tls.NewListener(k.srv.Listener, k.cfg)
 	k.srv.Start()
 	t.Cleanup(k.srv.Close)
 	return k
@@ -190,7 +204,7 @@ func TestProxyCertificateChange(t *testing.T) {
 	}
 	a1 := attestation(t, front.URL)
 
-	k.id.Store(simIdentity(t, "good"))
+	k.restart(t, simIdentity(t, "good"))
 	a2 := attestation(t, front.URL)
 	if !a2.PolicyAccepted || a2.Fingerprint == a1.Fingerprint || a2.Fingerprint != fingerprint(k.id.Load()) {
 		t.Fatalf("after a new certificate: %+v (was %s)", a2, a1.Fingerprint)
@@ -199,7 +213,7 @@ func TestProxyCertificateChange(t *testing.T) {
 		t.Fatalf("%d verifications, want 2", n)
 	}
 
-	k.id.Store(simIdentity(t, "evil"))
+	k.restart(t, simIdentity(t, "evil"))
 	before := k.hits.Load()
 	a3 := attestation(t, front.URL)
 	if a3.PolicyAccepted || !strings.Contains(a3.Reason(), "module hash") {
@@ -391,5 +405,44 @@ func TestAttestationMethod(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("POST = %d", resp.StatusCode)
+	}
+}
+
+// TestProxyResumesSessions: a later dial to the same keep resumes the TLS
+// session of an earlier one, and the resumed connection is still checked
+// against the policy (VerifyConnection runs, the attestation is the
+// keep's); a keep the policy refuses is refused on every dial.
+func TestProxyResumesSessions(t *testing.T) {
+	keepAddr, _ := startEchoKeep(t, "echo")
+	p := &Proxy{KeepAddr: keepAddr, Verifier: netattest.NewVerifier(&netattest.Policy{AllowSimulated: true, ModuleHashes: []string{digest("echo")}}, netattest.Options{})}
+	defer p.Close()
+	for i := range 3 {
+		c, a, err := p.Dial(context.Background())
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		if !a.Accepted() || a.ModuleHash != digest("echo") {
+			t.Errorf("dial %d: attestation accepted %v, module %s", i, a.Accepted(), a.ModuleHash)
+		}
+		if resumed := c.ConnectionState().DidResume; resumed != (i > 0) {
+			t.Errorf("dial %d: resumed %v, want %v", i, resumed, i > 0)
+		}
+		// A round trip: the client reads the session ticket the keep
+		// sends after the handshake.
+		c.SetDeadline(time.Now().Add(30 * time.Second)) // hang guard
+		io.WriteString(c, "ping")
+		if b := make([]byte, 4); func() bool { _, err := io.ReadFull(c, b); return err != nil || string(b) != "ping" }() {
+			t.Fatalf("dial %d: no echo", i)
+		}
+		c.Close()
+	}
+
+	otherAddr, _ := startEchoKeep(t, "other")
+	q := &Proxy{KeepAddr: otherAddr, Verifier: netattest.NewVerifier(&netattest.Policy{AllowSimulated: true, ModuleHashes: []string{digest("echo")}}, netattest.Options{})}
+	defer q.Close()
+	for i := range 2 {
+		if _, _, err := q.Dial(context.Background()); err == nil {
+			t.Fatalf("dial %d: a keep the policy refuses was accepted", i)
+		}
 	}
 }
