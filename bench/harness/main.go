@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -528,6 +529,9 @@ func httpLoad(rep *report) {
 	}
 	rows[ka+anchorKA].Anchor = ""
 	rows[nc+servers[2].name].Anchor, rows[nc+servers[3].name].Anchor = "", ""
+	rs := "http-resumed"
+	rows[rs+servers[0].name] = rep.add(rs, servers[0].name, "req/s", false, servers[3].name)
+	rows[rs+servers[3].name] = rep.add(rs, servers[3].name, "req/s", false, "")
 	ps := make([]*proc, len(servers))
 	for i, s := range servers {
 		ps[i] = s.p
@@ -552,6 +556,19 @@ func httpLoad(rep *report) {
 			if errs != "" {
 				r.note("hey: %s", errs)
 			}
+		}
+		for _, s := range servers {
+			if !strings.HasPrefix(s.url, "https") {
+				continue
+			}
+			r := rows[rs+s.name]
+			resume := pauseOthers(ps, s.p)
+			rps, err := resumedConns(s.url)
+			resume()
+			if err != nil {
+				fatalf("%s: %v", s.name, err)
+			}
+			r.Samples = append(r.Samples, rps)
 		}
 		logf("http round %d/%d", i+1, cfg.runs)
 	}
@@ -593,6 +610,58 @@ func runWrk(url string) (float64, string) {
 		errs = append(errs, m[1]+" non-2xx")
 	}
 	return rps, strings.Join(errs, ", ")
+}
+
+// resumedConns: for cfg.loadDur, cfg.conns clients each open a TLS
+// connection per request, resuming the TLS session of an earlier one (one
+// session cache, as keep proxy and netattest clients keep), send `GET /`
+// with `Connection: close` and read the response to its end. It returns
+// requests per second, and an error if none completed or any failed.
+func resumedConns(url string) (float64, error) {
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "https://"), "/")
+	conf := &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(64)}
+	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+	var done, resumed, failed atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(cfg.loadDur)
+	var wg sync.WaitGroup
+	for range cfg.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				c, err := tls.DialWithDialer(&net.Dialer{Timeout: 20 * time.Second}, "tcp", addr, conf)
+				if err == nil {
+					c.SetDeadline(time.Now().Add(20 * time.Second))
+					if _, err = c.Write(req); err == nil {
+						var b []byte
+						b, err = io.ReadAll(c)
+						if err == nil && !bytes.Contains(b, []byte(" 200 ")) {
+							err = fmt.Errorf("response %.40q", b)
+						}
+					}
+					if c.ConnectionState().DidResume {
+						resumed.Add(1)
+					}
+					c.Close()
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return 0, fmt.Errorf("%d of %d requests failed, first: %v", n, n+done.Load(), firstErr.Load())
+	}
+	if done.Load() == 0 || resumed.Load() < done.Load()/2 {
+		return 0, fmt.Errorf("%d requests, %d on resumed sessions", done.Load(), resumed.Load())
+	}
+	return float64(done.Load()) / cfg.loadDur.Seconds(), nil
 }
 
 // runHey: a new connection (and, over TLS, a full handshake: hey keeps no
@@ -871,6 +940,9 @@ var sections = []struct{ key, title, text string }{
 	{"http-newconn", "3b. HTTP, a new connection per request",
 		"hey `-disable-keepalive` with %d workers for %s per run: every request opens a TCP connection and, over TLS, makes a full handshake " +
 			"(hey keeps no session cache). TLS rows are compared with the native Go TLS server, with the same key type (P-384); plain rows with wazero."},
+	{"http-resumed", "3c. HTTPS, a new connection per request, sessions resumed",
+		"%d clients in the harness for %s per run, each opening a TLS connection per request (`GET /`, `Connection: close`) and resuming the TLS session of an earlier one, " +
+			"as keep proxy and netattest clients do (docs/RATIONALE.md, \"TLS session resumption for clients\"): no certificate signature or verification per connection. Same servers as 3b."},
 	{"bulk", "4. Bulk: 1 GiB through an echo server",
 		"One connection; the client (in the harness) writes %s while reading the echo back; MiB/s of payload each way. " +
 			"guests/echo behind a keep listener; the native echo is the same loop (`io.Copy(c, c)`) in bench/native/tlsecho."},
@@ -925,7 +997,7 @@ func (rep *report) write() error {
 		}
 		text := s.text
 		switch s.key {
-		case "http-keepalive", "http-newconn":
+		case "http-keepalive", "http-newconn", "http-resumed":
 			text = fmt.Sprintf(text, cfg.conns, cfg.loadDur)
 		case "bulk":
 			text = fmt.Sprintf(text, fmtBytes(cfg.bulkBytes))
