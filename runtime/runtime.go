@@ -180,7 +180,6 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (*Module
 			}
 			cc, cerr := wazero.NewCompilationCacheWithDir(entry.dir)
 			if cerr != nil {
-				entry.finish(cerr)
 				entry.release()
 				return nil, fmt.Errorf("compilation cache: %w", cerr)
 			}
