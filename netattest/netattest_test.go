@@ -101,13 +101,16 @@ func TestSimByteFlips(t *testing.T) {
 	}
 }
 
-func TestTLSClientServer(t *testing.T) {
-	id := simIdentity(t, []byte("the module"))
+// startEchoServer serves TLS with id's certificate on a loopback port,
+// echoing what each connection sends, until the test ends; it returns the
+// address.
+func startEchoServer(t *testing.T, id *Identity) string {
+	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", ServerConfig(id, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -117,10 +120,15 @@ func TestTLSClientServer(t *testing.T) {
 			go func() { io.Copy(c, c); c.Close() }()
 		}
 	}()
+	return ln.Addr().String()
+}
+
+func TestTLSClientServer(t *testing.T) {
+	addr := startEchoServer(t, simIdentity(t, []byte("the module")))
 	want := sha512.Sum384([]byte("the module"))
 
 	v := NewVerifier(&Policy{AllowSimulated: true, ModuleHashes: []string{"sha384:" + hexs(want[:])}}, Options{})
-	conn, err := tls.Dial("tcp", ln.Addr().String(), v.ClientConfig(nil))
+	conn, err := tls.Dial("tcp", addr, v.ClientConfig(nil))
 	if err != nil {
 		t.Fatalf("dial with the right module hash: %v", err)
 	}
@@ -131,7 +139,7 @@ func TestTLSClientServer(t *testing.T) {
 	conn.Close()
 
 	other := NewVerifier(&Policy{AllowSimulated: true, ModuleHashes: []string{"sha384:" + strings.Repeat("00", 48)}}, Options{})
-	_, err = tls.Dial("tcp", ln.Addr().String(), other.ClientConfig(nil))
+	_, err = tls.Dial("tcp", addr, other.ClientConfig(nil))
 	if err == nil || !strings.Contains(err.Error(), "module hash") {
 		t.Fatalf("dial with another module hash: err = %v, want a module hash refusal", err)
 	}

@@ -127,21 +127,7 @@ func TestVerifierCache(t *testing.T) {
 // the TLS session, and a resumed connection is still verified: Peer finds
 // the keep's verified claims.
 func TestClientConfigResumes(t *testing.T) {
-	server := simIdentity(t, []byte("server module"))
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", ServerConfig(server, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
+	addr := startEchoServer(t, simIdentity(t, []byte("server module")))
 	sd := sha512.Sum384([]byte("server module"))
 	var verified int
 	v := NewVerifier(&Policy{AllowSimulated: true, ModuleHashes: []string{"sha384:" + hexs(sd[:])}}, Options{})
@@ -149,7 +135,7 @@ func TestClientConfigResumes(t *testing.T) {
 	inner := cfg.VerifyConnection
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error { verified++; return inner(cs) }
 	for i := range 3 {
-		conn, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		conn, err := tls.Dial("tcp", addr, cfg)
 		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
 		}

@@ -273,15 +273,28 @@ func (e *cacheEntry) finish(compileErr error) (retry bool) {
 // wazeroWrote reports whether e.dir holds a regular file besides the one
 // unpacked from the entry: one wazero wrote.
 func (e *cacheEntry) wazeroWrote() bool {
-	found := false
-	filepath.WalkDir(e.dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() && p != e.unpacked {
-			found = true
-			return filepath.SkipAll
+	names, _ := e.files()
+	for _, n := range names {
+		if filepath.Join(e.dir, filepath.FromSlash(n)) != e.unpacked {
+			return true
 		}
-		return nil
+	}
+	return false
+}
+
+// files returns the regular files in e.dir, slash-separated and relative
+// to it.
+func (e *cacheEntry) files() ([]string, error) {
+	var names []string
+	err := filepath.WalkDir(e.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(e.dir, p)
+		names = append(names, filepath.ToSlash(rel))
+		return err
 	})
-	return found
+	return names, err
 }
 
 // Entry layout: the header (entryHeader), the metadata of the one file
@@ -409,15 +422,7 @@ func (e *cacheEntry) store() error {
 	if e.hit {
 		return nil
 	}
-	var names []string
-	err := filepath.WalkDir(e.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		rel, err := filepath.Rel(e.dir, p)
-		names = append(names, filepath.ToSlash(rel))
-		return err
-	})
+	names, err := e.files()
 	if err != nil {
 		return err
 	}

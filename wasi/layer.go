@@ -408,15 +408,26 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 	if !ok {
 		return nil
 	}
+	// For wazero's fds: a function that needs the run's Sockets (its
+	// rights table), else one that does not.
+	var withSockets func(context.Context, *Sockets, api.Module, []uint64)
 	fallback := orig.Call
-	switch name {
-	case "fd_allocate":
+	switch {
+	case name == "path_open":
+		withSockets = w.fileOpen
+	case name == "fd_fdstat_set_rights":
+		withSockets = w.fdFdstatSetRights
+	case rightsNeeded[name] != 0:
+		withSockets = func(ctx context.Context, s *Sockets, mod api.Module, stack []uint64) {
+			w.fileCall(ctx, s, name, mod, stack)
+		}
+	case name == "fd_allocate":
 		fallback = w.fdAllocate
-	case "fd_prestat_dir_name":
+	case name == "fd_prestat_dir_name":
 		fallback = w.fdPrestatDirName
-	case "path_readlink":
+	case name == "path_readlink":
 		fallback = w.pathReadlink
-	case "path_link":
+	case name == "path_link":
 		fallback = w.pathLink
 	}
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
@@ -427,15 +438,8 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 					return
 				}
 			}
-			switch {
-			case name == "path_open":
-				w.fileOpen(ctx, s, mod, stack)
-				return
-			case name == "fd_fdstat_set_rights":
-				w.fdFdstatSetRights(ctx, s, mod, stack)
-				return
-			case rightsNeeded[name] != 0:
-				w.fileCall(ctx, s, name, mod, stack)
+			if withSockets != nil {
+				withSockets(ctx, s, mod, stack)
 				return
 			}
 		}

@@ -66,10 +66,11 @@ func (s *Sockets) pollInvolves(mod api.Module, stack []uint64) bool {
 }
 
 // pollOneoff(in, out, nsubscriptions, result.nevents) for a set that names
-// Keep's sockets, or any set that does not wait on stdin (see pollStdin). It reports every ready subscription; if none is ready it
-// blocks until a socket wakes it, the earliest clock subscription expires,
-// or the run ends. fds that are not sockets (files, stdio) are reported
-// ready at once, as wazero does for them.
+// Keep's sockets, or any set that does not wait on stdin (see pollStdin).
+// It reports every ready subscription; if none is ready it blocks until a
+// socket wakes it, the earliest clock subscription expires, or the run
+// ends. fds that are not sockets (files, stdio) are reported ready at once,
+// and BADF if wazero does not have them open.
 func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64, w wazeroFns) uint64 {
 	in, out, n, resultN := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
 	mem := mod.Memory()

@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"context"
+	"encoding/binary"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -128,7 +129,7 @@ func (w wazeroFns) fdFdstatSetRights(ctx context.Context, s *Sockets, mod api.Mo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.files[fd]
-	curBase, curInh := f.effective(le64Of(st[8:]), le64Of(st[16:]))
+	curBase, curInh := f.effective(binary.LittleEndian.Uint64(st[8:]), binary.LittleEndian.Uint64(st[16:]))
 	if base&^curBase != 0 || inh&^curInh != 0 {
 		stack[0] = errnoNotcapable
 		return
@@ -195,12 +196,4 @@ func (s *Sockets) renumberFile(from, to int32) {
 		delete(s.files, to)
 	}
 	delete(s.files, from)
-}
-
-func le64Of(b []byte) uint64 {
-	var v uint64
-	for i := 7; i >= 0; i-- {
-		v = v<<8 | uint64(b[i])
-	}
-	return v
 }
