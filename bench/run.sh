@@ -28,4 +28,7 @@ $GO build -o build/native/hello ./guests/hello
 $GO build -o build/native/compute ./guests/compute
 $GO build -o build/native/ ./bench/native/https ./bench/native/tlsecho
 $GO build -o build/bench/harness ./bench/harness
-exec build/bench/harness -wazero "$WAZERO" "$@"
+# wasmtime (Enarx's engine) through wasmtime-go: its own Go module under
+# bench/wasmtime (cgo and wasmtime's static library, never linked into keep).
+(cd bench/wasmtime && CGO_ENABLED=1 $GO build -o ../../build/bench/wasmtime-run .)
+exec build/bench/harness -wazero "$WAZERO" -wasmtime build/bench/wasmtime-run "$@"
