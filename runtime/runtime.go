@@ -19,6 +19,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/keepwasm/keep/keeps"
+	"github.com/keepwasm/keep/metrics"
 	keepwasi "github.com/keepwasm/keep/wasi"
 	"github.com/tetratelabs/wazero/sys"
 )
@@ -42,6 +43,9 @@ type EngineConfig struct {
 	Cache *DiskCache
 	// Logger receives the runtime's own logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics receives the runtime's events (connections, handshakes,
+	// verified peers, the guest's end, cache lookups); nil drops them.
+	Metrics metrics.Sink
 	// Interruptible compiles guests with wazero's interrupt checks
 	// (RuntimeConfig.WithCloseOnContextDone), so that the end of Run's
 	// context stops even a guest that computes without ever calling the
@@ -86,6 +90,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cfg.Metrics = metrics.Or(cfg.Metrics)
 	return &Engine{cfg: cfg, mem: wazero.NewCompilationCache(), log: log}, nil
 }
 
@@ -104,6 +109,7 @@ type Module struct {
 	released chan struct{}           // closed when the cache's private directory is gone
 	compiled wazero.CompiledModule
 	log      *slog.Logger
+	metrics  metrics.Sink
 }
 
 // CompileError is returned for bytes that are not a valid module.
@@ -154,7 +160,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 }
 
 func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
-	m := &Module{Name: name, log: e.log}
+	m := &Module{Name: name, log: e.log, metrics: e.cfg.Metrics}
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCloseOnContextDone(e.cfg.Interruptible).
 		WithMemoryLimitPages(e.cfg.MaxMemoryPages)
@@ -193,6 +199,7 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (*Module
 				continue
 			}
 			if err == nil {
+				e.cfg.Metrics.CacheLookup(entry.hit)
 				if err := entry.store(); err != nil {
 					e.log.Warn("compilation cache: could not store entry", "err", err)
 				}
@@ -294,15 +301,13 @@ type RunConfig struct {
 	// OnListen, if set, is told each listener's bound address once all
 	// sockets are open and before the module starts.
 	OnListen func(fd uint32, name string, addr net.Addr)
+	// Control, if set, reports the run's phase and listeners and can
+	// drain it (control.go).
+	Control *Control
 }
 
-// Run runs the module's _start and returns its exit code: 0 when _start
-// returns, or the code given to proc_exit. A trap is a *TrapError. When ctx
-// ends, the guest is stopped and the error wraps ctx.Err(): at once while
-// it sleeps or waits on a socket, else at its next host call. A guest that
-// computes without calling the host is stopped only if the Engine is
-// Interruptible; otherwise Run returns when the guest does.
-func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
+// run is Run without its Control and metrics (control.go).
+func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 	if rc.Config != nil {
 		if err := rc.Config.Unsupported(); err != nil {
 			return 0, err
@@ -345,7 +350,7 @@ func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
 	}
 	var mounts []fs.FS
 	if rc.Config != nil && rc.Config.hasSockets() {
-		rs, err := socketPlan{cfg: rc.Config, attester: rc.Attester, digest: m.Digest, log: m.log}.open(ctx)
+		rs, err := socketPlan{cfg: rc.Config, attester: rc.Attester, digest: m.Digest, log: m.log, ctl: rc.Control, metrics: m.metrics}.open(ctx)
 		if err != nil {
 			return 0, err
 		}
@@ -396,6 +401,7 @@ func (m *Module) Run(ctx context.Context, rc RunConfig) (uint32, error) {
 		// reported all the same): run none of its code.
 		return 0, fmt.Errorf("stopped: %w", ctx.Err())
 	}
+	rc.Control.running()
 	_, err = mod.ExportedFunction("_start").Call(ctx)
 	if ctx.Err() != nil {
 		// Stopped, whatever the guest managed to do meanwhile.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keepwasm/keep/keeps"
+	"github.com/keepwasm/keep/metrics"
 	"github.com/keepwasm/keep/netattest"
 	"github.com/keepwasm/keep/wasi"
 )
@@ -32,6 +33,8 @@ type socketPlan struct {
 	attester keeps.Attester
 	digest   Digest
 	log      *slog.Logger
+	ctl      *Control     // counts and drains listeners' connections (control.go)
+	metrics  metrics.Sink // never nil
 }
 
 // Sockets holds a run's open sockets and the keep's identity.
@@ -107,6 +110,7 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 			if err != nil {
 				return nil, where(err)
 			}
+			ln = p.ctl.track(ln, f.Name, p.metrics)
 			closers = append(closers, ln.Close)
 			rs.addrs[fd] = ln.Addr()
 			var identify func(net.Conn) []byte
@@ -121,7 +125,7 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 				}
 			}
 			p.log.Info("listening", "fd", fd, "name", f.Name, "prot", f.Prot, "addr", rs.addrs[fd].String())
-			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout, Identify: identify})
+			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout, Identify: identify, Metrics: p.metrics})
 		case KindConnect:
 			conn, err := p.dial(ctx, f, rs.identity)
 			if err != nil {
@@ -157,7 +161,9 @@ func (p socketPlan) serverTLS(id *netattest.Identity, f File) (*tls.Config, *net
 			}
 		}
 		v := netattest.NewVerifier(policy, netattest.Options{})
-		return netattest.ServerConfig(id, v), v, nil
+		c := netattest.ServerConfig(id, v)
+		c.VerifyConnection = observeVerification(v, p.metrics)
+		return c, v, nil
 	case "ca":
 		pemData, err := os.ReadFile(p.path(f.ClientCA))
 		if err != nil {
@@ -250,7 +256,9 @@ func (p socketPlan) dial(ctx context.Context, f File, id *netattest.Identity) (n
 		if err != nil {
 			return nil, fmt.Errorf("policy: %w", err)
 		}
-		tc = netattest.NewVerifier(policy, netattest.Options{}).ClientConfig(id)
+		v := netattest.NewVerifier(policy, netattest.Options{})
+		tc = v.ClientConfig(id)
+		tc.VerifyConnection = observeVerification(v, p.metrics)
 	} else {
 		tc = &tls.Config{ServerName: f.Host, MinVersion: tls.VersionTLS12}
 	}

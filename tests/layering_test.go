@@ -25,6 +25,12 @@ var layering = []struct {
 	{pkg: "wasi", forbidden: []string{"runtime", "netattest", "keeps", "cmd"}},
 	{pkg: "runtime", forbidden: []string{"cmd"}},
 	{pkg: "internal", forbidden: []string{"runtime", "wasi", "netattest", "keeps", "cmd"}},
+	// metrics is imported by everyone, so imports no Keep package; its
+	// Prometheus side and the health endpoints belong to the CLI.
+	{pkg: "metrics", forbidden: []string{"runtime", "wasi", "netattest", "keeps", "cmd", "health", "internal"}},
+	{pkg: "metrics/prom", forbidden: []string{"runtime", "wasi", "netattest", "keeps", "cmd", "health"}},
+	{pkg: "health", forbidden: []string{"runtime", "wasi", "netattest", "keeps", "cmd", "metrics"}},
+	{pkg: "keeps/tdx/rtmr", forbidden: []string{"keeps/", "netattest", "runtime", "wasi", "cmd"}},
 	// Each backend stands alone; only keeps/intel is shared by the two
 	// Intel backends, and keeps/backends is the one place that lists them.
 	{pkg: "keeps/sim", forbidden: []string{"keeps/"}},

@@ -31,6 +31,7 @@
 // bounded buffer and wakes the guest's poll_oneoff, which blocks for real
 // until a socket is ready, a clock subscription expires, or the run ends.
 //
-// It imports wazero and the standard library only; it must not import
+// It imports wazero, the standard library and metrics (the Sink it
+// reports handshakes and connection limits to); it must not import
 // runtime, netattest or cmd/keep.
 package wasi

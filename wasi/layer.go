@@ -15,6 +15,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/keepwasm/keep/metrics"
 )
 
 // AcceptedFDBase is the first fd number given to accepted connections (when
@@ -34,6 +36,9 @@ type Listener struct {
 	// Identify, if set, describes a connection's verified peer after its
 	// handshake (JSON); the guest reads it with keep.peer_identity.
 	Identify func(net.Conn) []byte
+	// Metrics, if set, counts the listener's TLS handshakes and the times
+	// it reaches MaxConns.
+	Metrics metrics.Sink
 }
 
 // Conn is a connected socket for the guest at fd FD.
@@ -70,7 +75,7 @@ func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
 	}
 	s := &Sockets{wake: make(chan struct{}, 1), log: log, fds: map[int32]sock{}, files: map[int32]*fdInfo{}, next: AcceptedFDBase}
 	for _, l := range ls {
-		s.fds[int32(l.FD)] = newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log)
+		s.fds[int32(l.FD)] = newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log, l.Metrics)
 	}
 	for _, c := range cs {
 		k := newConnSock(c.Conn, s.notify, nil)

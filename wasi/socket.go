@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/keepwasm/keep/metrics"
 )
 
 // Defaults for listeners.
@@ -40,6 +42,7 @@ type listenSock struct {
 	hsTimeout time.Duration
 	wake      func()
 	log       *slog.Logger
+	metrics   metrics.Sink
 	done      chan struct{}
 
 	mu       sync.Mutex
@@ -55,7 +58,7 @@ type admitted struct {
 	peer []byte
 }
 
-func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Duration, identify func(net.Conn) []byte, wake func(), log *slog.Logger) *listenSock {
+func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Duration, identify func(net.Conn) []byte, wake func(), log *slog.Logger, sink metrics.Sink) *listenSock {
 	if maxConns <= 0 {
 		maxConns = DefaultMaxConns
 	}
@@ -65,7 +68,7 @@ func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Du
 	l := &listenSock{
 		ln: ln, name: name, identify: identify, queue: make(chan admitted, acceptBacklog),
 		slots: make(chan struct{}, maxConns), hsTimeout: hsTimeout,
-		wake: wake, log: log, done: make(chan struct{}),
+		wake: wake, log: log, metrics: metrics.Or(sink), done: make(chan struct{}),
 		nonblock: true, // see Sockets: fds Keep hands over start non-blocking
 	}
 	go l.loop()
@@ -76,8 +79,13 @@ func (l *listenSock) loop() {
 	for {
 		select {
 		case l.slots <- struct{}{}:
-		case <-l.done:
-			return
+		default:
+			l.metrics.ConnLimitReached(l.name)
+			select {
+			case l.slots <- struct{}{}:
+			case <-l.done:
+				return
+			}
 		}
 		c, err := l.ln.Accept()
 		if err != nil {
@@ -104,13 +112,15 @@ func (l *listenSock) admit(c net.Conn) {
 	if tc, ok := c.(*tls.Conn); ok {
 		// A deadline, not HandshakeContext with a timeout: that costs a
 		// context, a timer and a goroutine per connection.
-		err := c.SetDeadline(time.Now().Add(l.hsTimeout))
+		start := time.Now()
+		err := c.SetDeadline(start.Add(l.hsTimeout))
 		if err == nil {
 			err = tc.Handshake()
 		}
 		if err == nil {
 			err = c.SetDeadline(time.Time{})
 		}
+		l.metrics.Handshake(l.name, err == nil, time.Since(start))
 		if err != nil {
 			l.log.Info("TLS handshake failed", "listener", l.name, "remote", c.RemoteAddr().String(), "err", err)
 			c.Close()

@@ -51,7 +51,7 @@ func listen(t *testing.T) net.Listener {
 func TestListenerMaxConns(t *testing.T) {
 	wake, woke := waker()
 	ln := listen(t)
-	l := newListenSock(ln, "l", 2, time.Second, nil, wake, discard)
+	l := newListenSock(ln, "l", 2, time.Second, nil, wake, discard, nil)
 	defer l.close()
 	var clients []net.Conn
 	for i := 0; i < 3; i++ {
@@ -88,7 +88,7 @@ func TestListenerHandshakeTimeout(t *testing.T) {
 	wake, _ := waker()
 	ln := listen(t)
 	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{testCert(t)}})
-	l := newListenSock(tl, "l", 4, 50*time.Millisecond, nil, wake, discard)
+	l := newListenSock(tl, "l", 4, 50*time.Millisecond, nil, wake, discard, nil)
 	defer l.close()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keepwasm/keep/keeps/backends"
 	"github.com/keepwasm/keep/runtime"
@@ -63,6 +64,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := flag.NewFlagSet("keep", flag.ContinueOnError)
 	g.SetOutput(io.Discard)
 	level := g.String("log-level", "warn", "")
+	format := g.String("log-format", "text", "")
 	if err := g.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, topUsage)
@@ -76,7 +78,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, topUsage)
 		return exitUsage
 	}
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, level: *level}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, level: *level, format: *format}
 	var err error
 	switch args[0] {
 	case "run":
@@ -112,6 +114,11 @@ type cli struct {
 	stdout, stderr io.Writer
 	level          string
 	log            *slog.Logger
+	drain          func()        // SIGTERM drains a keep with listeners (ops.go)
+	drainTimeout   time.Duration // --drain-timeout
+	format         string        // --log-format (logs.go)
+	guestStderr    io.Writer     // the process's stderr, for the guest
+	logOut         io.Writer     // where JSON records go (logs.go)
 }
 
 // exit prints err (if any) and returns the exit code for it.
@@ -122,7 +129,11 @@ func (c *cli) exit(err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintf(c.stderr, "keep: %v\n", err)
+	if j, ok := c.stderr.(*jsonLines); ok {
+		j.errorLine(err.Error())
+	} else {
+		fmt.Fprintf(c.stderr, "keep: %v\n", err)
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
@@ -136,6 +147,10 @@ func (c *cli) flags(name, usage string) *flag.FlagSet {
 	fs.SetOutput(c.stderr)
 	fs.Func("log-level", "log level of keep's own logs: debug, info, warn, error (default warn)", func(s string) error {
 		c.level = s
+		return nil
+	})
+	fs.Func("log-format", "format of keep's own stderr lines: text or json (default text)", func(s string) error {
+		c.format = s
 		return nil
 	})
 	fs.Usage = func() {
@@ -166,8 +181,7 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) error {
 	if err := lv.UnmarshalText([]byte(c.level)); err != nil {
 		return usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", c.level)}
 	}
-	c.log = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lv}))
-	return nil
+	return c.setupLogs(lv)
 }
 
 type multiFlag []string
@@ -183,7 +197,8 @@ MODULE; everything after it goes to the module.
 
 Exit codes: the module's own exit code; 124 when --timeout elapsed; 125 when
 keep could not run the module (bad input, link error); 134 on a trap; 130 or
-143 when stopped by SIGINT or SIGTERM; 2 on a bad command line.
+143 when stopped by SIGINT or SIGTERM; 2 on a bad command line. SIGTERM
+first drains a keep that has listeners: 0 once every connection finished.
 
 Flags:
 `
@@ -200,6 +215,7 @@ func (c *cli) run(args []string) int {
 	cacheKey := fs.String("cache-key", os.Getenv("KEEP_CACHE_KEY"), "`FILE` holding the cache's secret key, outside the cache dir (env KEEP_CACHE_KEY; default in the user config dir)")
 	backend := fs.String("backend", "auto", "TEE backend for the keep's evidence: auto, "+strings.Join(backends.Names(), ", "))
 	requireTEE := fs.Bool("require-tee", false, "refuse to run without a hardware TEE (never fall back to sim)")
+	opsf := addOpsFlags(fs)
 	if err := c.parse(fs, args); err != nil {
 		return c.exit(err)
 	}
@@ -208,7 +224,7 @@ func (c *cli) run(args []string) int {
 	}
 	path, guestArgs := fs.Arg(0), fs.Args()[1:]
 
-	rc := runtime.RunConfig{Args: guestArgs, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr}
+	rc := runtime.RunConfig{Args: guestArgs, Stdin: c.stdin, Stdout: c.stdout, Stderr: c.guestStderr}
 	needEvidence := false
 	rc.OnListen = func(fd uint32, name string, addr net.Addr) {
 		fmt.Fprintf(c.stderr, "keep: fd %d (%s): listening on %s\n", fd, name, addr)
@@ -231,6 +247,9 @@ func (c *cli) run(args []string) int {
 	if err != nil {
 		return c.exit(err)
 	}
+	if err := opsf.check(); err != nil {
+		return c.exit(err)
+	}
 	if *timeout < 0 {
 		return c.exit(usageError{fmt.Sprintf("--timeout %v: must not be negative", *timeout)})
 	}
@@ -250,10 +269,7 @@ func (c *cli) run(args []string) int {
 			}
 		}
 	}
-	wasm, err := runtime.ReadModule(path)
-	if err != nil {
-		return c.exit(pathErr(err))
-	}
+	tdx := false
 	if needEvidence || *requireTEE || *backend != "auto" {
 		att, chosen, fellBack, err := backends.Select(*backend, *requireTEE)
 		if err != nil {
@@ -264,9 +280,21 @@ func (c *cli) run(args []string) int {
 		}
 		c.log.Info("backend", "name", chosen)
 		rc.Attester = att
+		tdx = chosen == "tdx"
+	}
+	o, err := c.startOps(opsf, rc.Config, tdx)
+	if err != nil {
+		return c.exit(err)
+	}
+	defer o.stop()
+	rc.Control = o.ctl
+	// A module fetched from elsewhere reports to o.sink (ModuleFetched).
+	wasm, err := runtime.ReadModule(path)
+	if err != nil {
+		return c.exit(pathErr(err))
 	}
 
-	ec := runtime.EngineConfig{MaxMemoryPages: pages, Logger: c.log}
+	ec := runtime.EngineConfig{MaxMemoryPages: pages, Logger: c.log, Metrics: o.sink}
 	if *cacheDir != "" {
 		key := *cacheKey
 		if key == "" {
@@ -301,6 +329,11 @@ func (c *cli) run(args []string) int {
 	}
 	defer mod.Close(context.Background())
 	c.log.Info("running", "module", path, "digest", mod.Digest.String())
+	if tdx {
+		if err := c.measureRTMR3(opsf.eventLog, mod.Digest, rc.Config); err != nil {
+			return c.exit(err)
+		}
+	}
 	stop.started()
 	code, err := mod.Run(ctx, rc)
 	if s := stop.finish(); s != 0 {
@@ -311,6 +344,9 @@ func (c *cli) run(args []string) int {
 	switch {
 	case err == nil:
 		return int(code & 0xff)
+	case errors.Is(err, runtime.ErrDrained):
+		c.log.Info("drained: every connection finished; module stopped")
+		return 0
 	case errors.Is(err, context.DeadlineExceeded):
 		fmt.Fprintf(c.stderr, "keep: %s: stopped after --timeout %v\n", path, *timeout)
 		return exitTimeout

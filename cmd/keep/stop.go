@@ -33,6 +33,11 @@ type stopper struct {
 	done    chan struct{} // closed by finish
 	// timeoutLine is printed when --timeout forces the exit.
 	timeoutLine string
+	// drain, if set, is called on the first SIGTERM instead of cancelling:
+	// the run then ends by itself once its connections are done (see
+	// runtime.Control.Drain), or is cancelled after drainTimeout.
+	drain        func()
+	drainTimeout time.Duration
 
 	runOnce sync.Once
 	mu      sync.Mutex // held by whoever reports the end, until the exit
@@ -45,12 +50,14 @@ type stopper struct {
 // timed-out guest does not return.
 func (c *cli) watchStops(ctx context.Context, cancel context.CancelFunc, timeoutLine string) *stopper {
 	s := &stopper{
-		stderr:      c.stderr,
-		cancel:      cancel,
-		sigs:        make(chan os.Signal, 2),
-		running:     make(chan struct{}),
-		done:        make(chan struct{}),
-		timeoutLine: timeoutLine,
+		stderr:       c.stderr,
+		cancel:       cancel,
+		sigs:         make(chan os.Signal, 2),
+		running:      make(chan struct{}),
+		done:         make(chan struct{}),
+		timeoutLine:  timeoutLine,
+		drain:        c.drain,
+		drainTimeout: c.drainTimeout,
 	}
 	signal.Notify(s.sigs, syscall.SIGINT, syscall.SIGTERM)
 	go s.watch(ctx.Done())
@@ -81,7 +88,21 @@ func (s *stopper) watch(ctxDone <-chan struct{}) {
 		sig      syscall.Signal
 		running  = s.running
 		timedOut bool
+		drained  <-chan time.Time // --drain-timeout, once a drain began
 	)
+	stopNow := func(g syscall.Signal) bool {
+		sig = g
+		s.mu.Lock()
+		if s.over {
+			s.mu.Unlock()
+			return false
+		}
+		s.sig = sig
+		s.mu.Unlock()
+		s.cancel()
+		grace = time.After(stopGrace) // a signal restarts a timeout's grace
+		return true
+	}
 	startGrace := func() {
 		if grace == nil {
 			grace = time.After(stopGrace)
@@ -96,16 +117,23 @@ func (s *stopper) watch(ctxDone <-chan struct{}) {
 				s.exit(exitSignal+int(sig), "") // a second signal: at once
 				return
 			}
-			sig = g.(syscall.Signal)
-			s.mu.Lock()
-			if s.over {
-				s.mu.Unlock()
+			if g == syscall.SIGTERM && s.drain != nil && drained == nil {
+				// Kubernetes' way to stop a pod: stop accepting, let
+				// open connections finish, then stop the guest.
+				s.drain()
+				fmt.Fprintf(s.stderr, "keep: SIGTERM: draining: listeners closed; waiting up to %v for open connections\n", s.drainTimeout)
+				drained = time.After(s.drainTimeout)
+				continue
+			}
+			if !stopNow(g.(syscall.Signal)) {
 				return
 			}
-			s.sig = sig
-			s.mu.Unlock()
-			s.cancel()
-			grace = time.After(stopGrace) // a signal restarts a timeout's grace
+		case <-drained:
+			drained = make(chan time.Time) // never again
+			fmt.Fprintf(s.stderr, "keep: connections still open after --drain-timeout %v; stopping the module\n", s.drainTimeout)
+			if !stopNow(syscall.SIGTERM) {
+				return
+			}
 		case <-ctxDone:
 			ctxDone = nil
 			if sig == 0 { // not our own cancel: --timeout

@@ -52,6 +52,7 @@ func (c *cli) verify(args []string) int {
 	var collateral multiFlag
 	fs.Var(&collateral, "collateral", "vendor collateral `NAME=FILE` (intel, snp-vcek, snp-ask-ark; repeatable)")
 	timeout := fs.Duration("timeout", 10*time.Second, "connection timeout")
+	eventLog := fs.String("event-log", "", "replay the RTMR3 event log `FILE` (from keep run's /eventlog) against the TDX quote")
 	if err := c.parse(fs, args); err != nil {
 		return c.exit(err)
 	}
@@ -101,14 +102,22 @@ func (c *cli) verify(args []string) int {
 	res, verr := netattest.VerifyCertificate(context.Background(), cert, opts)
 	verdict := policy.Evaluate(res)
 	rep := newReport(cert, res, verr, verdict)
+	if *eventLog != "" {
+		if rep.EventLog, err = checkEventLog(*eventLog, res, rep.ModuleHash); err != nil {
+			return c.exit(err)
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
 	} else {
 		rep.print(c.stdout)
+		if rep.EventLog != nil {
+			rep.EventLog.print(c.stdout)
+		}
 	}
-	if !verdict.Accepted {
+	if !verdict.Accepted || (rep.EventLog != nil && !rep.EventLog.OK) {
 		return exitRefused
 	}
 	return 0
@@ -176,6 +185,7 @@ type report struct {
 	Checks       []netattest.Check  `json:"checks"`
 	Error        string             `json:"error,omitempty"`
 	Verdict      *netattest.Verdict `json:"policy"`
+	EventLog     *eventLogReport    `json:"event_log,omitempty"` // --event-log (eventlog.go)
 }
 
 func newReport(cert *x509.Certificate, res *netattest.Result, verr error, v *netattest.Verdict) *report {
