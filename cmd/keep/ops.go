@@ -113,7 +113,9 @@ func (c *cli) measureRTMR3(logPath string, module runtime.Digest, cfg *runtime.C
 	if err != nil {
 		return err
 	}
-	l := &rtmr.Log{Path: logPath, Register: rtmr.Sysfs{Path: rtmr3Path}}
+	l := &rtmr.Log{Path: logPath, Register: rtmr.Sysfs{Path: rtmr3Path}, Warn: func(msg string) {
+		fmt.Fprintf(c.stderr, "keep: warning: RTMR3 event log %s\n", msg)
+	}}
 	if err := l.Measure(mod, cf); err != nil {
 		if errors.Is(err, rtmr.ErrUnavailable) {
 			fmt.Fprintf(c.stderr, "keep: warning: RTMR3 not extended: %v\n", err)

@@ -19,8 +19,8 @@
 //     began, then one entry per extend: domain, operation, content and
 //     the SHA-384 of "domain operation content", the value extended.
 //   - Log.Measure: appends events and extends the register under a file
-//     lock, refusing when the existing log no longer replays to the
-//     register.
+//     lock, starting the log afresh (from an init entry) when it no longer
+//     replays to the register.
 //   - ParseLog and Replay: what a verifier does with a log and the RTMR3
 //     value of a quote.
 //

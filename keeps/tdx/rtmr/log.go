@@ -228,17 +228,22 @@ type Log struct {
 	// Path is the log file; its directory is created if missing.
 	Path     string
 	Register Register
+	// Warn, if set, is told why Measure started the log afresh.
+	Warn func(msg string)
 }
 
 // Measure appends events to the log and extends the register with each,
 // under an exclusive lock on the log, so that keeps in one TD never
 // interleave. A new log starts with an init entry when the register is
-// not all zeros. It refuses when the log, as it is, does not replay to the
-// register's current value (left from another boot or TD, or an extend by
-// someone who does not log here): appending would make it worse. Each
-// entry is written and synced before its extend, so a log may hold events
-// a register lacks (Replay reports them as Unquoted), never the reverse.
-// Last, it reads the register back and checks the value.
+// not all zeros. When the log, as it is, does not replay exactly to the
+// register's current value (left from another boot or TD, an extend by
+// someone who does not log here, or an extend that failed), appending
+// would leave a log no verifier can replay: Measure then empties it and
+// starts afresh from an init entry (telling Warn), which says honestly
+// that what came before is unknown. Each entry is written and synced
+// before its extend, so a log may hold events a register lacks (Replay
+// reports them as Unquoted), never the reverse. Last, it reads the
+// register back and checks the value.
 func (l *Log) Measure(events ...Entry) error {
 	for _, e := range events {
 		if e.Digest == "" || e.Operation == OpInit {
@@ -268,20 +273,29 @@ func (l *Log) Measure(events ...Entry) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.Path, err)
 	}
+	if len(existing) > 0 {
+		why := ""
+		if r, err := Replay(existing, cur); err != nil {
+			why = err.Error()
+		} else if len(r.Unquoted) > 0 {
+			why = fmt.Sprintf("its last %d events are not in the register (an extend failed?)", len(r.Unquoted))
+		}
+		if why != "" {
+			if l.Warn != nil {
+				l.Warn(fmt.Sprintf("%s: starting the log afresh: %s", l.Path, why))
+			}
+			if err := f.Truncate(0); err != nil {
+				return fmt.Errorf("%s: %w", l.Path, err)
+			}
+			existing = nil
+		}
+	}
 	if len(existing) == 0 {
 		if cur != ([Size]byte{}) {
 			start := Entry{Domain: DomainKeep, Operation: OpInit, Content: "sha384:" + hex.EncodeToString(cur[:])}
 			if err := appendEntry(f, start); err != nil {
 				return fmt.Errorf("%s: %w", l.Path, err)
 			}
-		}
-	} else {
-		r, err := Replay(existing, cur)
-		if err != nil {
-			return fmt.Errorf("%s: %w", l.Path, err)
-		}
-		if len(r.Unquoted) > 0 {
-			return fmt.Errorf("%s: its last %d events are not in the register (an extend failed?)", l.Path, len(r.Unquoted))
 		}
 	}
 	for _, e := range events {

@@ -125,32 +125,46 @@ func TestMeasureAfterForeignExtend(t *testing.T) {
 	}
 }
 
-// Measure refuses to append to a log that no longer replays to the
-// register (an unlogged extend, or a log from another boot), and reports a
-// failed extend; the register is then left as it was.
-func TestMeasureRefuses(t *testing.T) {
+// A log that no longer replays to the register (an unlogged extend, a
+// log from another boot, a failed extend) is started afresh from an init
+// entry, with a warning: appending to it would leave it unreplayable.
+func TestMeasureRestartsUnreplayableLog(t *testing.T) {
 	reg := &fakeRegister{}
-	l := &Log{Path: filepath.Join(t.TempDir(), "rtmr3.log"), Register: reg}
+	var warned []string
+	l := &Log{Path: filepath.Join(t.TempDir(), "rtmr3.log"), Register: reg, Warn: func(m string) { warned = append(warned, m) }}
 	if err := l.Measure(event(t, OpModule, sha("a"))); err != nil {
 		t.Fatal(err)
 	}
 	reg.Extend(sha512.Sum384([]byte("unlogged")))
-	before := reg.v
-	if err := l.Measure(event(t, OpModule, sha("b"))); err == nil || !strings.Contains(err.Error(), "does not replay") {
-		t.Fatalf("Measure after an unlogged extend: %v", err)
+	start := reg.v
+	if err := l.Measure(event(t, OpModule, sha("b"))); err != nil {
+		t.Fatal(err)
 	}
-	if reg.v != before {
-		t.Fatal("the register was extended anyway")
+	if len(warned) != 1 || !strings.Contains(warned[0], "does not replay") {
+		t.Fatalf("warnings %q", warned)
+	}
+	data, _ := os.ReadFile(l.Path)
+	log, err := ParseLog(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Replay(log, reg.v)
+	if err != nil || r.FromBoot || r.Start != start || len(r.Measured) != 1 || r.Measured[0].Content != sha("b") {
+		t.Fatalf("replay %+v, %v", r, err)
 	}
 
 	reg2 := &fakeRegister{err: errors.New("EINVAL")}
-	l2 := &Log{Path: filepath.Join(t.TempDir(), "rtmr3.log"), Register: reg2}
+	warned = nil
+	l2 := &Log{Path: filepath.Join(t.TempDir(), "rtmr3.log"), Register: reg2, Warn: func(m string) { warned = append(warned, m) }}
 	if err := l2.Measure(event(t, OpModule, sha("a"))); err == nil {
 		t.Fatal("a failed extend was not reported")
 	}
 	reg2.err = nil
-	if err := l2.Measure(event(t, OpModule, sha("b"))); err == nil || !strings.Contains(err.Error(), "not in the register") {
-		t.Fatalf("Measure after a failed extend: %v", err)
+	if err := l2.Measure(event(t, OpModule, sha("b"))); err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "not in the register") {
+		t.Fatalf("warnings %q", warned)
 	}
 	if err := l.Measure(Entry{Domain: "keep", Operation: "module", Content: "x"}); err == nil {
 		t.Fatal("an entry without a digest was measured")
