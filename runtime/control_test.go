@@ -8,6 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -173,4 +176,51 @@ func TestObserveVerification(t *testing.T) {
 		}
 	}
 
+}
+
+// eventSink records the engine's events of metrics.Sink.
+type eventSink struct {
+	metrics.Sink
+	mu     sync.Mutex
+	events []string
+}
+
+func (e *eventSink) add(s string) { e.mu.Lock(); e.events = append(e.events, s); e.mu.Unlock() }
+func (e *eventSink) CacheLookup(hit bool) {
+	e.add(map[bool]string{true: "cache hit", false: "cache miss"}[hit])
+}
+func (e *eventSink) GuestEnded(outcome string, code uint32) {
+	e.add(outcome + " " + strconv.Itoa(int(code)))
+}
+
+// The engine reports disk cache lookups and how each run ended.
+func TestEngineMetrics(t *testing.T) {
+	dir := t.TempDir()
+	cache, err := OpenDiskCache(filepath.Join(dir, "cache"), filepath.Join(dir, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &eventSink{Sink: metrics.Discard()}
+	e := newEngine(t, EngineConfig{Cache: cache, Metrics: sink})
+	exit7 := wat(t, watExit(7))
+	for range 2 {
+		m := compile(t, e, "exit.wasm", exit7)
+		if code, err := m.Run(context.Background(), RunConfig{}); err != nil || code != 7 {
+			t.Fatalf("run: %d, %v", code, err)
+		}
+	}
+	trap := compile(t, e, "trap.wasm", wat(t, watTrap))
+	var te *TrapError
+	if _, err := trap.Run(context.Background(), RunConfig{}); !errors.As(err, &te) {
+		t.Fatalf("trap run: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := trap.Run(ctx, RunConfig{}); err == nil {
+		t.Fatal("a cancelled run ran")
+	}
+	want := []string{"cache miss", "exit 7", "cache hit", "exit 7", "cache miss", "trap 0", "stopped 0"}
+	if strings.Join(sink.events, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("events %q, want %q", sink.events, want)
+	}
 }
