@@ -82,3 +82,16 @@ func TestRegistryCounts(t *testing.T) {
 		t.Error("an unbounded label value was exposed")
 	}
 }
+
+// BenchmarkConnectionEvents is the metrics cost of one TLS connection:
+// opened, handshake, closed (go test -bench ConnectionEvents ./metrics/prom).
+func BenchmarkConnectionEvents(b *testing.B) {
+	r := New("api")
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r.ConnOpened("api")
+			r.Handshake("api", true, time.Millisecond)
+			r.ConnClosed("api")
+		}
+	})
+}
