@@ -9,9 +9,33 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/keepwasm/keep/metrics"
 )
+
+// recSink records a listener's metric events; limit is signalled each
+// time the connection limit is reached.
+type recSink struct {
+	metrics.Sink
+	limit chan struct{}
+
+	mu         sync.Mutex
+	handshakes []bool
+}
+
+func newRecSink() *recSink {
+	return &recSink{Sink: metrics.Discard(), limit: make(chan struct{}, 8)}
+}
+
+func (r *recSink) ConnLimitReached(string) { r.limit <- struct{}{} }
+func (r *recSink) Handshake(_ string, ok bool, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handshakes = append(r.handshakes, ok)
+}
 
 // waker returns a wake func and the channel it signals.
 func waker() (func(), chan struct{}) {
@@ -46,12 +70,13 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
-// A listener admits at most MaxConns connections; closing one admits the
-// next.
+// A listener admits at most MaxConns connections, and reports reaching
+// the limit; closing one admits the next.
 func TestListenerMaxConns(t *testing.T) {
 	wake, woke := waker()
 	ln := listen(t)
-	l := newListenSock(ln, "l", 2, time.Second, nil, wake, discard, nil)
+	sink := newRecSink()
+	l := newListenSock(ln, "l", 2, time.Second, nil, wake, discard, sink)
 	defer l.close()
 	var clients []net.Conn
 	for i := 0; i < 3; i++ {
@@ -65,6 +90,11 @@ func TestListenerMaxConns(t *testing.T) {
 	waitFor(t, woke, func() bool { return len(l.queue) == 2 })
 	if len(l.slots) != 2 {
 		t.Fatalf("%d slots taken, want 2", len(l.slots))
+	}
+	select {
+	case <-sink.limit:
+	case <-time.After(30 * time.Second): // hang guard
+		t.Fatal("reaching max_connections was not reported")
 	}
 	aa, _ := l.accept()
 	ab, _ := l.accept()
@@ -83,12 +113,14 @@ func TestListenerMaxConns(t *testing.T) {
 }
 
 // A TLS client that never completes its handshake is dropped after the
-// handshake timeout and never reaches the guest.
+// handshake timeout and never reaches the guest; the failed handshake is
+// reported.
 func TestListenerHandshakeTimeout(t *testing.T) {
 	wake, _ := waker()
 	ln := listen(t)
 	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{testCert(t)}})
-	l := newListenSock(tl, "l", 4, 50*time.Millisecond, nil, wake, discard, nil)
+	sink := newRecSink()
+	l := newListenSock(tl, "l", 4, 50*time.Millisecond, nil, wake, discard, sink)
 	defer l.close()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -103,6 +135,11 @@ func TestListenerHandshakeTimeout(t *testing.T) {
 	}
 	if len(l.queue) != 0 {
 		t.Fatal("a connection that never finished its handshake was queued")
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.handshakes) != 1 || sink.handshakes[0] {
+		t.Fatalf("handshakes reported: %v, want one failed", sink.handshakes)
 	}
 }
 
