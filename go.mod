@@ -11,6 +11,7 @@ require (
 	github.com/google/go-tdx-guest v0.3.2-0.20260305110651-91f9a52f36c7
 	github.com/prometheus/client_golang v1.24.0
 	github.com/tetratelabs/wazero v1.12.0
+	golang.org/x/sys v0.47.0
 )
 
 require (
@@ -28,6 +29,5 @@ require (
 	github.com/x448/float16 v0.8.4 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	golang.org/x/crypto v0.17.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 )

@@ -16,8 +16,10 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/keepwasm/keep/internal/rootfs"
 	"github.com/keepwasm/keep/keeps"
 	"github.com/keepwasm/keep/metrics"
 	keepwasi "github.com/keepwasm/keep/wasi"
@@ -378,12 +380,18 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 		for i, pm := range mounts {
 			fsc = fsc.WithFSMount(pm, fmt.Sprintf("/.keep/socket-fd-%d", i+3))
 		}
+		// Each --dir is a rootfs.FS: no path the guest names, and no
+		// symlink in the directory (whoever made it, whenever), leads
+		// out of it, and a read-only one refuses every write. wazero's
+		// WithDirMount follows symlinks out of the directory; see
+		// docs/RATIONALE.md, "Preopens that no path can leave".
 		for _, mt := range rc.Mounts {
-			if mt.ReadOnly {
-				fsc = fsc.WithReadOnlyDirMount(mt.Host, mt.Guest)
-			} else {
-				fsc = fsc.WithDirMount(mt.Host, mt.Guest)
+			dir, err := rootfs.New(mt.Host, mt.ReadOnly)
+			if err != nil {
+				return 0, fmt.Errorf("--dir %s: %w", mt.Host, err)
 			}
+			defer dir.Close()
+			fsc = fsc.(sysfs.FSConfig).WithSysFSMount(dir, mt.Guest)
 		}
 		mc = mc.WithFSConfig(fsc)
 	}
