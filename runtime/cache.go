@@ -110,11 +110,8 @@ func (c *DiskCache) entryAEAD(meta []byte) (cipher.AEAD, error) {
 }
 
 func loadOrCreateKey(path string) ([]byte, error) {
-	key, err := os.ReadFile(path)
+	key, err := readKey(path)
 	if err == nil {
-		if len(key) != cacheKeyLen {
-			return nil, fmt.Errorf("cache key %s: want %d bytes, found %d", path, cacheKeyLen, len(key))
-		}
 		return key, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -139,6 +136,33 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("cache key: %w", err)
 	}
 	return key, f.Close()
+}
+
+// readKey reads the key file: a regular file (the user may keep it
+// behind a symlink of their own) of exactly cacheKeyLen bytes. It is
+// opened without waiting (a FIFO there would block keep run forever) and
+// read no further than one byte past the key.
+func readKey(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w (%v)", path, errNotRegular, st.Mode().Type())
+	}
+	key, err := io.ReadAll(io.LimitReader(f, cacheKeyLen+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(key) != cacheKeyLen {
+		return nil, fmt.Errorf("%s: want %d bytes, found %d", path, cacheKeyLen, st.Size())
+	}
+	return key, nil
 }
 
 // versionDir names the compatibility class of entries: code compiled by one
@@ -209,10 +233,15 @@ func (c *DiskCache) open(id cacheID, interruptible bool, log *slog.Logger) (*cac
 		header: entryHeader(vdir, id, interruptible),
 		log:    log,
 	}
-	f, err := os.Open(e.path)
+	f, err := openRegular(e.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		log.Debug("compilation cache miss", "entry", e.path)
+		return e, nil
+	case errors.Is(err, errNotRegular):
+		// A symlink, FIFO, device or directory where an entry should
+		// be: never read, removed, and replaced by store.
+		e.reject(err)
 		return e, nil
 	case err != nil:
 		log.Warn("compilation cache: unreadable entry, compiling again", "entry", e.path, "err", err)
@@ -234,6 +263,34 @@ func (c *DiskCache) open(id cacheID, interruptible bool, log *slog.Logger) (*cac
 	}
 	e.hit = true
 	return e, nil
+}
+
+// errNotRegular is openRegular's error for anything but a regular file.
+var errNotRegular = errors.New("not a regular file")
+
+// openRegular opens path for reading only if it is a regular file. It
+// neither follows a symlink nor waits (O_NOFOLLOW|O_NONBLOCK: a FIFO
+// planted as an entry would otherwise block the open until a writer
+// came, and keep run with it, --timeout or not), then checks the file it
+// got with fstat. O_NONBLOCK changes nothing for a regular file.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow|oNonblock, 0)
+	if err != nil {
+		if isSymlinkErr(err) {
+			return nil, fmt.Errorf("%s: %w (a symlink)", path, errNotRegular)
+		}
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w (%v)", path, errNotRegular, st.Mode().Type())
+	}
+	return f, nil
 }
 
 // reject deletes an entry that failed its checks.
