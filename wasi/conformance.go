@@ -232,3 +232,49 @@ func (w wazeroFns) fdAllocate(ctx context.Context, mod api.Module, stack []uint6
 	}
 	w["fd_allocate"].fn.Call(ctx, mod, stack)
 }
+
+// direntSize is the size of a "dirent" header (d_next, d_ino, d_namlen,
+// d_type), before its name.
+const direntSize = 24
+
+// fdReaddir(fd, buf, buf_len, cookie, result.bufused): a buffer shorter
+// than a dirent header gets as many bytes of the next entry's header as
+// fit and bufused = buf_len (the buffer is full: more entries follow), as
+// wasmtime answers; at the end of the directory bufused is 0. wazero
+// returns INVAL for any buffer shorter than a header. Keep asks wazero for
+// the next entry with a header-sized scratch buffer, whose header wazero
+// writes when the name does not fit (its bufused is then 24), and copies
+// what fits into the guest's buffer.
+func (w wazeroFns) fdReaddir(ctx context.Context, mod api.Module, stack []uint64) {
+	buf, bufLen, result := uint32(stack[1]), uint32(stack[2]), uint32(stack[4])
+	if bufLen >= direntSize {
+		w["fd_readdir"].fn.Call(ctx, mod, stack)
+		return
+	}
+	fd, cookie := stack[0], stack[3]
+	avoid := [][2]uint32{{buf, bufLen}, {result, 4}}
+	var errno uint64 = errnoFault
+	var head []byte
+	ok := withScratch(mod.Memory(), 4+direntSize, avoid, func(p uint32) {
+		errno = w.call(ctx, mod, "fd_readdir", fd, uint64(p+4), direntSize, cookie, uint64(p))
+		if errno == errnoSuccess {
+			n, _ := mod.Memory().ReadUint32Le(p)
+			b, _ := mod.Memory().Read(p+4, min(n, direntSize))
+			head = append([]byte(nil), b...)
+		}
+	})
+	switch {
+	case !ok:
+		w["fd_readdir"].fn.Call(ctx, mod, stack) // no memory to ask with: wazero's answer
+		return
+	case errno != errnoSuccess:
+		stack[0] = errno
+		return
+	}
+	n := min(uint32(len(head)), bufLen)
+	if !mod.Memory().Write(buf, head[:n]) || !mod.Memory().WriteUint32Le(result, n) {
+		stack[0] = errnoFault
+		return
+	}
+	stack[0] = errnoSuccess
+}

@@ -434,6 +434,8 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 		fallback = w.pathReadlink
 	case name == "path_link":
 		fallback = w.pathLink
+	case name == "fd_readdir":
+		fallback = w.fdReaddir
 	}
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 		if s := fromContext(ctx); s != nil {
