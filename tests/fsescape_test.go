@@ -187,6 +187,10 @@ func TestHostPlantedSymlinks(t *testing.T) {
 			"rename|/data/file|/data/up/moved",
 		}
 		writes := []string{
+			// Opened for reading, yet creating or truncating (wazero's
+			// read-only mounts let both through).
+			"createro|/data/created-ro",
+			"truncro|/data/sub/inner",
 			"write|/data/file|changed",
 			"write|/data/in/inner|changed",
 			"write|/data/created|x",

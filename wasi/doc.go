@@ -22,9 +22,9 @@
 // Conformance: where wazero's answer differs from WASI preview1 and
 // wasi-testsuite (poll_oneoff, fd_renumber onto a closed fd,
 // fd_prestat_dir_name, path_readlink truncation, fd_readdir into a buffer
-// shorter than a dirent, path_link with
-// symlink_follow, sock_* on files, fd_allocate on directories, rights and
-// sync fdflags), the wrapper corrects that case and calls wazero's
+// shorter than a dirent, path_link with symlink_follow, sock_* on files,
+// fd_allocate on directories, rights and sync fdflags), the wrapper
+// corrects that case and calls wazero's
 // function for the rest (conformance.go, rights.go; docs/RATIONALE.md,
 // "WASI conformance").
 //

@@ -6,6 +6,8 @@
 //	symlink|TARGET|LINK   make a symlink
 //	read|PATH             read a file
 //	write|PATH|TEXT       create or truncate a file and write TEXT
+//	createro|PATH         open PATH with O_RDONLY|O_CREATE
+//	truncro|PATH          open PATH with O_RDONLY|O_TRUNC
 //	mkdir|PATH            make a directory
 //	remove|PATH           remove a file or empty directory
 //	rename|FROM|TO        rename
@@ -41,6 +43,15 @@ func main() {
 			out = string(b)
 		case "write":
 			err = os.WriteFile(arg(1), []byte(arg(2)), 0o644)
+		case "createro", "truncro":
+			flag := os.O_RDONLY | os.O_CREATE
+			if f[0] == "truncro" {
+				flag = os.O_RDONLY | os.O_TRUNC
+			}
+			var file *os.File
+			if file, err = os.OpenFile(arg(1), flag, 0o644); err == nil {
+				file.Close()
+			}
 		case "mkdir":
 			err = os.Mkdir(arg(1), 0o755)
 		case "remove":
