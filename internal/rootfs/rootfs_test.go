@@ -496,3 +496,76 @@ func TestTrailingSlashes(t *testing.T) {
 		t.Errorf("rename nd/ nd2/: %v", e)
 	}
 }
+
+// FuzzPaths runs one operation (op picks it) with guest paths a and b on
+// a fresh layout, then reads b: nothing may panic, read the outside file,
+// or change anything outside the root.
+func FuzzPaths(f *testing.F) {
+	for i, p := range escapes {
+		f.Add(byte(i), p, "up/"+p)
+	}
+	f.Add(byte(7), "up/secret", "mine")
+	f.Add(byte(7), "in/../../outside/secret", "sub/mine")
+	f.Add(byte(5), "sub", "up/moved")
+	f.Add(byte(4), "up/", "file/")
+	f.Fuzz(func(t *testing.T, op byte, a, b string) {
+		if len(a) > 512 || len(b) > 512 {
+			return
+		}
+		l := newLayout(t)
+		fsys := newFS(t, l.root, op&0x80 != 0)
+		before := snapshot(t, l.outside)
+		read := func(p string) {
+			for _, flag := range []experimentalsys.Oflag{experimentalsys.O_RDONLY, experimentalsys.O_RDONLY | experimentalsys.O_NOFOLLOW} {
+				file, e := fsys.OpenFile(p, flag, 0)
+				if e != 0 {
+					continue
+				}
+				buf := make([]byte, 16)
+				n, _ := file.Read(buf)
+				file.Close()
+				if string(buf[:n]) == "OUTSIDE" {
+					t.Fatalf("op %d (%q, %q): read %q reached the outside file", op, a, b, p)
+				}
+			}
+		}
+		switch op % 12 {
+		case 0:
+			read(a)
+		case 1:
+			if file, e := fsys.OpenFile(a, experimentalsys.O_CREAT|experimentalsys.O_RDWR|experimentalsys.O_TRUNC, 0o644); e == 0 {
+				file.Write([]byte("x"))
+				file.Close()
+			}
+		case 2:
+			fsys.Mkdir(a, 0o755)
+		case 3:
+			fsys.Rmdir(a)
+		case 4:
+			fsys.Unlink(a)
+		case 5:
+			fsys.Rename(a, b)
+		case 6:
+			fsys.Link(a, b)
+		case 7:
+			fsys.Symlink(a, b)
+		case 8:
+			fsys.Utimens(a, experimentalsys.UTIME_OMIT, 0) // an mtime the snapshot would show
+		case 9:
+			fsys.Stat(a)
+			fsys.Lstat(a)
+			fsys.Readlink(a)
+		case 10:
+			fsys.Chmod(a, 0o700)
+		case 11:
+			if file, e := fsys.OpenFile(a, experimentalsys.O_RDONLY|experimentalsys.O_DIRECTORY, 0); e == 0 {
+				file.Readdir(-1)
+				file.Close()
+			}
+		}
+		read(b)
+		if after := snapshot(t, l.outside); after != before {
+			t.Fatalf("op %d (%q, %q) changed the outside:\nbefore:\n%s\nafter:\n%s", op, a, b, before, after)
+		}
+	})
+}
