@@ -123,11 +123,7 @@ func (f *FS) parent(p string, fn func(dirfd int, base string, slash bool) experi
 	}
 	d, err := f.root.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
 	if err != nil {
-		e := errno(err)
-		if e == experimentalsys.ENOTDIR {
-			e = experimentalsys.ENOENT
-		}
-		return e
+		return errno(err)
 	}
 	defer d.Close()
 	sc, err := d.SyscallConn()
@@ -191,12 +187,11 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (e
 			file = os.NewFile(uintptr(fd), path.Join(f.root.Name(), n))
 			return 0
 		})
-		if e != 0 {
-			err = e
-		}
 	}
 	if err != nil {
-		e := errno(err)
+		e = errno(err)
+	}
+	if e != 0 {
 		if f.readOnly && creat && e == experimentalsys.ENOENT {
 			e = experimentalsys.EROFS
 		}
@@ -272,13 +267,13 @@ func (f *FS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 	if f.readOnly {
 		return experimentalsys.EROFS
 	}
-	return f.parent(p, func(dirfd int, base string, _ bool) experimentalsys.Errno {
-		e := errno(unix.Mkdirat(dirfd, base, uint32(perm.Perm())))
-		if e == experimentalsys.ENOTDIR {
-			e = experimentalsys.ENOENT // as wazero's DirFS answers
-		}
-		return e
+	e := f.parent(p, func(dirfd int, base string, _ bool) experimentalsys.Errno {
+		return errno(unix.Mkdirat(dirfd, base, uint32(perm.Perm())))
 	})
+	if e == experimentalsys.ENOTDIR {
+		e = experimentalsys.ENOENT // as wazero's DirFS answers
+	}
+	return e
 }
 
 // Chmod implements sys.FS.

@@ -569,3 +569,49 @@ func FuzzPaths(f *testing.F) {
 		}
 	})
 }
+
+// TestErrnos: the answers to ordinary mistakes are the kernel's (and
+// wazero's DirFS's), whichever way the call resolves its path.
+func TestErrnos(t *testing.T) {
+	l := newLayout(t)
+	f := newFS(t, l.root, false)
+	open := func(p string, flag experimentalsys.Oflag) experimentalsys.Errno {
+		file, e := f.OpenFile(p, flag, 0o644)
+		if e == 0 {
+			file.Close()
+		}
+		return e
+	}
+	nofollow := experimentalsys.O_NOFOLLOW
+	for _, c := range []struct {
+		name      string
+		got, want experimentalsys.Errno
+	}{
+		{"open missing", open("missing", 0), experimentalsys.ENOENT},
+		{"open missing nofollow", open("missing", nofollow), experimentalsys.ENOENT},
+		{"open missing/x nofollow", open("missing/x", nofollow), experimentalsys.ENOENT},
+		{"open file/x nofollow", open("file/x", nofollow), experimentalsys.ENOTDIR},
+		{"open file/x", open("file/x", 0), experimentalsys.ENOTDIR},
+		{"open excl existing", open("file", experimentalsys.O_CREAT|experimentalsys.O_EXCL|nofollow), experimentalsys.EEXIST},
+		{"open sub as file for writing", open("sub", experimentalsys.O_WRONLY), experimentalsys.EISDIR},
+		{"open file as directory", open("file", experimentalsys.O_DIRECTORY|nofollow), experimentalsys.ENOTDIR},
+		{"unlink missing", f.Unlink("missing"), experimentalsys.ENOENT},
+		{"unlink file/x", f.Unlink("file/x"), experimentalsys.ENOTDIR},
+		{"mkdir sub", f.Mkdir("sub", 0o755), experimentalsys.EEXIST},
+		{"mkdir missing/x", f.Mkdir("missing/x", 0o755), experimentalsys.ENOENT},
+		{"mkdir file/x", f.Mkdir("file/x", 0o755), experimentalsys.ENOENT},
+		{"rmdir missing", f.Rmdir("missing"), experimentalsys.ENOENT},
+		{"rmdir sub (not empty)", f.Rmdir("sub"), experimentalsys.ENOTEMPTY},
+		{"rmdir file", f.Rmdir("file"), experimentalsys.ENOTDIR},
+		{"rename missing", f.Rename("missing", "x"), experimentalsys.ENOENT},
+		{"link missing", f.Link("missing", "x"), experimentalsys.ENOENT},
+		{"symlink onto file", f.Symlink("sub", "file"), experimentalsys.EEXIST},
+		{"readlink file", func() experimentalsys.Errno { _, e := f.Readlink("file"); return e }(), experimentalsys.EINVAL},
+		{"stat missing", func() experimentalsys.Errno { _, e := f.Stat("missing"); return e }(), experimentalsys.ENOENT},
+		{"path with NUL", open("file\x00", 0), experimentalsys.EINVAL},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
