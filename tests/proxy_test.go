@@ -84,20 +84,20 @@ func httpGet(t *testing.T, url string) (int, string) {
 
 // proxyAttestation is the JSON of /.well-known/keep-attestation.
 type proxyAttestation struct {
-	Verified       bool              `json:"verified"`
-	PolicyAccepted bool              `json:"policy_accepted"`
-	TEE            string            `json:"tee"`
-	Simulated      bool              `json:"simulated"`
-	Debug          bool              `json:"debug"`
-	ModuleHash     string            `json:"module_hash"`
-	ConfigHash     string            `json:"config_hash"`
-	Measurements   map[string]string `json:"measurements"`
-	TCBStatus      string            `json:"tcb_status"`
-	Reasons        []string          `json:"reasons"`
-	NotPinned      []string          `json:"not_pinned"`
-	Fingerprint    string            `json:"fingerprint"`
-	Checks         []json.RawMessage `json:"checks"`
-	VerifiedAt     string            `json:"verified_at"`
+	Verified     bool              `json:"verified"`
+	Accepted     bool              `json:"accepted"`
+	TEE          string            `json:"tee"`
+	Simulated    bool              `json:"simulated"`
+	Debug        bool              `json:"debug"`
+	ModuleHash   string            `json:"module_hash"`
+	ConfigHash   string            `json:"config_hash"`
+	Measurements map[string]string `json:"measurements"`
+	TCBStatus    string            `json:"tcb_status"`
+	Reasons      []string          `json:"reasons"`
+	NotPinned    []string          `json:"not_pinned"`
+	Fingerprint  string            `json:"fingerprint"`
+	Checks       []json.RawMessage `json:"checks"`
+	VerifiedAt   string            `json:"verified_at"`
 }
 
 func getAttestation(t *testing.T, p *runningProxy) *proxyAttestation {
@@ -140,7 +140,7 @@ func TestProxyHTTP(t *testing.T) {
 		t.Fatalf("POST /echo through the proxy = %q", body)
 	}
 	a := getAttestation(t, p)
-	if !a.Verified || !a.PolicyAccepted || !a.Simulated || a.TEE != "sim" || a.ModuleHash != hash ||
+	if !a.Verified || !a.Accepted || !a.Simulated || a.TEE != "sim" || a.ModuleHash != hash ||
 		!strings.HasPrefix(a.Fingerprint, "sha256:") || len(a.Checks) == 0 || len(a.Reasons) != 0 {
 		t.Fatalf("attestation = %+v", a)
 	}
@@ -156,7 +156,7 @@ func TestProxyHTTP(t *testing.T) {
 		t.Fatalf("GET / with another module pinned = %d %q", code, page)
 	}
 	a = getAttestation(t, bad)
-	if !a.Verified || a.PolicyAccepted || a.ModuleHash != hash || !strings.Contains(strings.Join(a.Reasons, ";"), "module hash") {
+	if !a.Verified || a.Accepted || a.ModuleHash != hash || !strings.Contains(strings.Join(a.Reasons, ";"), "module hash") {
 		t.Fatalf("attestation with another module pinned = %+v", a)
 	}
 
@@ -166,7 +166,7 @@ func TestProxyHTTP(t *testing.T) {
 	if code, page := httpGet(t, "http://"+strict.addr+"/"); code != http.StatusBadGateway || !strings.Contains(page, "simulated") {
 		t.Fatalf("GET / without allow_simulated = %d %q", code, page)
 	}
-	if a := getAttestation(t, strict); a.PolicyAccepted || !a.Simulated {
+	if a := getAttestation(t, strict); a.Accepted || !a.Simulated {
 		t.Fatalf("attestation without allow_simulated = %+v", a)
 	}
 }
@@ -273,7 +273,7 @@ func TestProxyKeepRestart(t *testing.T) {
 	k1.cmd.Process.Kill()
 	k1.wait(t)
 	a2 := getAttestation(t, p)
-	if !a2.PolicyAccepted || a2.Fingerprint == a1.Fingerprint || !strings.HasPrefix(a2.Fingerprint, "sha256:") {
+	if !a2.Accepted || a2.Fingerprint == a1.Fingerprint || !strings.HasPrefix(a2.Fingerprint, "sha256:") {
 		t.Fatalf("after the restart: fingerprint %s (was %s), %+v", a2.Fingerprint, a1.Fingerprint, a2)
 	}
 	if code, body := httpGet(t, "http://"+p.addr+"/"); code != 200 || body != "Hello from a keep!\n" {

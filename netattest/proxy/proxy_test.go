@@ -137,17 +137,17 @@ func TestProxyForwardsToAcceptedKeep(t *testing.T) {
 		t.Fatalf("GET /hello = %d %q", code, body)
 	}
 	a := attestation(t, front.URL)
-	if !a.Verified || !a.PolicyAccepted || a.TEE != "sim" || !a.Simulated || a.Debug ||
+	if !a.Verified || !a.Accepted || a.TEE != "sim" || !a.Simulated || a.Debug ||
 		a.ModuleHash != digest("good") || a.Fingerprint != fingerprint(k.id.Load()) ||
 		len(a.Checks) == 0 || len(a.Reasons) != 0 || a.Measurements["sim"] == "" || a.Keep != k.addr() {
 		t.Fatalf("attestation = %+v", a)
 	}
-	if time.Since(a.VerifiedAt) > time.Minute {
+	if a.VerifiedAt == nil || time.Since(*a.VerifiedAt) > time.Minute {
 		t.Fatalf("verified_at = %v", a.VerifiedAt)
 	}
 	// The raw JSON has the documented keys, with arrays never null.
 	_, raw := get(t, front.URL+WellKnownPath, "")
-	for _, key := range []string{`"verified": true`, `"policy_accepted": true`, `"tee": "sim"`, `"simulated": true`, `"debug": false`,
+	for _, key := range []string{`"verified": true`, `"accepted": true`, `"tee": "sim"`, `"simulated": true`, `"debug": false`,
 		`"module_hash": "sha384:`, `"config_hash": ""`, `"measurements": {`, `"tcb_status": ""`, `"reasons": []`,
 		`"not_pinned": [`, `"fingerprint": "sha256:`, `"checks": [`, `"verified_at": "`} {
 		if !strings.Contains(raw, key) {
@@ -179,11 +179,11 @@ func TestProxyRefusesKeep(t *testing.T) {
 			code, body = get(t, front.URL+"/x", "application/json")
 			var eb errorBody
 			if err := json.Unmarshal([]byte(body), &eb); err != nil || code != http.StatusBadGateway || !eb.Refused ||
-				!strings.Contains(strings.Join(eb.Reasons, ";"), tc.want) || eb.Attestation == nil || eb.Attestation.PolicyAccepted {
+				!strings.Contains(strings.Join(eb.Reasons, ";"), tc.want) || eb.Attestation == nil || eb.Attestation.Accepted {
 				t.Fatalf("GET /x (JSON) = %d %s (%v)", code, body, err)
 			}
 			a := attestation(t, front.URL)
-			if !a.Verified || a.PolicyAccepted || !strings.Contains(a.Reason(), tc.want) || a.ModuleHash != digest("other") {
+			if !a.Verified || a.Accepted || !strings.Contains(a.Reason(), tc.want) || a.ModuleHash != digest("other") {
 				t.Fatalf("attestation = %+v", a)
 			}
 			if n := k.hits.Load(); n != 0 {
@@ -206,7 +206,7 @@ func TestProxyCertificateChange(t *testing.T) {
 
 	k.restart(t, simIdentity(t, "good"))
 	a2 := attestation(t, front.URL)
-	if !a2.PolicyAccepted || a2.Fingerprint == a1.Fingerprint || a2.Fingerprint != fingerprint(k.id.Load()) {
+	if !a2.Accepted || a2.Fingerprint == a1.Fingerprint || a2.Fingerprint != fingerprint(k.id.Load()) {
 		t.Fatalf("after a new certificate: %+v (was %s)", a2, a1.Fingerprint)
 	}
 	if n := p.verifications.Load(); n != 2 {
@@ -216,7 +216,7 @@ func TestProxyCertificateChange(t *testing.T) {
 	k.restart(t, simIdentity(t, "evil"))
 	before := k.hits.Load()
 	a3 := attestation(t, front.URL)
-	if a3.PolicyAccepted || !strings.Contains(a3.Reason(), "module hash") {
+	if a3.Accepted || !strings.Contains(a3.Reason(), "module hash") {
 		t.Fatalf("after a refused certificate: %+v", a3)
 	}
 	if code, body := get(t, front.URL+"/", ""); code != http.StatusBadGateway || !strings.Contains(body, "module hash") {
@@ -239,7 +239,7 @@ func TestProxyUnreachable(t *testing.T) {
 		t.Fatalf("GET / = %d %q", code, body)
 	}
 	a := attestation(t, front.URL)
-	if a.Verified || a.PolicyAccepted || a.Fingerprint != "" || !strings.Contains(a.Reason(), "cannot reach") {
+	if a.Verified || a.Accepted || a.Fingerprint != "" || !strings.Contains(a.Reason(), "cannot reach") {
 		t.Fatalf("attestation = %+v", a)
 	}
 }
@@ -253,7 +253,7 @@ func TestProxyNoEvidence(t *testing.T) {
 	if code != http.StatusBadGateway || !strings.Contains(body, "failed attestation") || !strings.Contains(body, "evidence extension") {
 		t.Fatalf("GET / = %d %q", code, body)
 	}
-	if a := attestation(t, front.URL); a.Verified || a.PolicyAccepted || a.Fingerprint == "" {
+	if a := attestation(t, front.URL); a.Verified || a.Accepted || a.Fingerprint == "" {
 		t.Fatalf("attestation = %+v", a)
 	}
 }
@@ -421,8 +421,8 @@ func TestProxyResumesSessions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
 		}
-		if !a.Accepted() || a.ModuleHash != digest("echo") {
-			t.Errorf("dial %d: attestation accepted %v, module %s", i, a.Accepted(), a.ModuleHash)
+		if !a.Accepted || a.ModuleHash != digest("echo") {
+			t.Errorf("dial %d: attestation accepted %v, module %s", i, a.Accepted, a.ModuleHash)
 		}
 		if resumed := c.ConnectionState().DidResume; resumed != (i > 0) {
 			t.Errorf("dial %d: resumed %v, want %v", i, resumed, i > 0)
