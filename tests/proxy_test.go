@@ -309,3 +309,43 @@ func TestProxyUsage(t *testing.T) {
 		t.Errorf("missing policy: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// keep proxy answers only requests for its own address (DNS rebinding
+// guard): another Host gets 421 with the reason; its own names reach the
+// forwarding step (here a 502: nothing listens at the keep's address).
+func TestProxyHostHeader(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	policy := writeFile(t, dir, "policy.toml", "allow_simulated = true\n")
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepAddr := closed.Addr().String()
+	closed.Close()
+	p := startProxy(t, "--policy", policy, "--allow-host", "keep.test", "127.0.0.1:0", keepAddr)
+	_, port, _ := net.SplitHostPort(p.addr)
+	for _, tc := range []struct {
+		host string
+		code int
+	}{
+		{"attacker.example:" + port, http.StatusMisdirectedRequest},
+		{"localhost:" + port + "0", http.StatusMisdirectedRequest},
+		{"localhost:" + port, http.StatusBadGateway},
+		{"127.0.0.1:" + port, http.StatusBadGateway},
+		{"[::1]:" + port, http.StatusBadGateway},
+		{"keep.test:" + port, http.StatusBadGateway},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+p.addr+"/", nil)
+		req.Host = tc.host
+		resp, err := proxyClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || (tc.code == 421 && !strings.Contains(string(body), "DNS rebinding")) {
+			t.Errorf("Host %q: %d %s; want %d", tc.host, resp.StatusCode, body, tc.code)
+		}
+	}
+}

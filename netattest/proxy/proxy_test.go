@@ -446,3 +446,66 @@ func TestProxyResumesSessions(t *testing.T) {
 		}
 	}
 }
+
+// Requests whose Host is not the proxy get 421 and never reach the keep
+// (a guard against DNS rebinding); the proxy's own names are served.
+func TestHostGuard(t *testing.T) {
+	k := startFakeKeep(t, "good")
+	p := &Proxy{KeepAddr: k.addr(), Verifier: netattest.NewVerifier(&netattest.Policy{AllowSimulated: true}, netattest.Options{}),
+		Options: Options{Hosts: []string{"keep.example"}}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(ln)
+	t.Cleanup(func() { p.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{
+		{"127.0.0.1:" + port, true},
+		{"localhost:" + port, true},
+		{"LOCALHOST.:" + port, true},
+		{"[::1]:" + port, true},
+		{"keep.example:" + port, true},
+		{"evil.example:" + port, false}, // a rebound name
+		{"127.0.0.1", port == "80"},     // no port means 80
+		{"localhost:1" + port, false},   // another port
+		{"127.0.0.2:" + port, false},    // another address
+		{"keep.example.evil.example:" + port, false},
+	} {
+		for _, path := range []string{"/hello", WellKnownPath} {
+			before := k.hits.Load()
+			req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+path, nil)
+			req.Host = tc.host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tc.ok {
+				if resp.StatusCode != 200 {
+					t.Errorf("Host %q %s: %d %s", tc.host, path, resp.StatusCode, body)
+				}
+				continue
+			}
+			if resp.StatusCode != http.StatusMisdirectedRequest || !strings.Contains(string(body), "DNS rebinding") ||
+				!strings.Contains(string(body), "localhost:"+port) || k.hits.Load() != before {
+				t.Errorf("Host %q %s: %d %s (keep hits %d -> %d); want 421 with the reason and nothing forwarded",
+					tc.host, path, resp.StatusCode, body, before, k.hits.Load())
+			}
+		}
+	}
+	// HTTP/1.0 without a Host header at all.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /hello HTTP/1.0\r\n\r\n")
+	if b, _ := io.ReadAll(c); !strings.HasPrefix(string(b), "HTTP/1.0 421 ") {
+		t.Errorf("HTTP/1.0 without Host: %q", b)
+	}
+}
