@@ -65,10 +65,19 @@ func (v *Verifier) Check(ctx context.Context, cert *x509.Certificate) (*Result, 
 	if v.err != nil {
 		r := &Result{}
 		r.fail("policy", v.err)
-		return r, v.Policy.Evaluate(r)
+		return r, v.policy().Evaluate(r)
 	}
 	res, _ := VerifyCertificate(ctx, cert, v.Options)
-	return res, v.Policy.Evaluate(res)
+	return res, v.policy().Evaluate(res)
+}
+
+// policy is v.Policy, or the default policy for a Verifier made without
+// NewVerifier.
+func (v *Verifier) policy() *Policy {
+	if v.Policy == nil {
+		return &Policy{}
+	}
+	return v.Policy
 }
 
 // Verify verifies cert and applies the policy; it returns the peer when
@@ -92,14 +101,14 @@ func (v *Verifier) Verify(ctx context.Context, cert *x509.Certificate) (*Peer, e
 	if a == nil { // cannot happen when err is nil; refuse all the same
 		return nil, errors.New("netattest: certificate not verified")
 	}
-	verdict := v.Policy.EvaluateAttested(a)
+	verdict := v.policy().EvaluateAttested(a)
 	if err := verdict.Err(); err != nil {
 		return nil, err
 	}
 	p = &Peer{Attested: a, Result: res, Verdict: verdict}
 	v.mu.Lock()
-	if len(v.cache) >= maxCache {
-		clear(v.cache)
+	if v.cache == nil || len(v.cache) >= maxCache {
+		v.cache = map[[32]byte]*Peer{}
 	}
 	v.cache[fp] = p
 	v.mu.Unlock()
