@@ -30,8 +30,11 @@ const exitRefused = 1
 const verifyUsage = `Usage: keep verify [flags] (HOST:PORT | --cert FILE)
 
 Checks a keep's RA-TLS certificate, from a TLS server or a PEM/DER file,
-against a policy, and prints a report. Exits 0 only if the policy accepts
-it; 1 if verification or the policy refused it; 125 on bad input.
+against a policy, and prints a report. Exits 0 only if every check passed
+and the policy accepts it; 1 if a check failed or the policy refused it;
+125 on bad input (2 on a bad command line). --json prints the report as
+described in docs/ATTESTATION-JSON.md ("verified": every check passed,
+"accepted": verified and the policy agreed).
 
 Without --policy the default policy applies: hardware TEEs only, signature
 verified, no debug, no simulated evidence; any module (reported).
