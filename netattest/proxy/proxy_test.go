@@ -13,12 +13,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/keepwasm/keep/keeps"
 	"github.com/keepwasm/keep/keeps/sim"
 	"github.com/keepwasm/keep/netattest"
 )
@@ -507,5 +510,48 @@ func TestHostGuard(t *testing.T) {
 	io.WriteString(c, "GET /hello HTTP/1.0\r\n\r\n")
 	if b, _ := io.ReadAll(c); !strings.HasPrefix(string(b), "HTTP/1.0 421 ") {
 		t.Errorf("HTTP/1.0 without Host: %q", b)
+	}
+}
+
+// replayAttester returns one captured quote whatever it is asked to bind.
+type replayAttester struct{ quote []byte }
+
+func (replayAttester) TEE() keeps.TEE { return keeps.TEETDX }
+func (a replayAttester) Attest(context.Context, keeps.ReportData) (*keeps.Evidence, error) {
+	return &keeps.Evidence{Tag: keeps.TagIntelQuote, Data: a.quote}, nil
+}
+
+// A keep presenting a forged certificate (a genuine TDX quote under another
+// key) gets nothing forwarded, and the attestation says verified and
+// accepted false with the failed binding, even under a policy pinning the
+// quote's own values and giving its collateral.
+func TestForgedKeepRefused(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "vectors", "tdx", name))
+		if err != nil {
+			t.Fatalf("test vectors (../shared beside the repo): %v", err)
+		}
+		return b
+	}
+	d := sha512.Sum384([]byte("forged"))
+	id, err := netattest.Issue(context.Background(), replayAttester{read("dcap-qvl-tdx_quote")}, netattest.IssueOptions{ModuleDigest: d[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := startFakeKeep(t, "unused")
+	k.restart(t, id)
+	policy := &netattest.Policy{TEE: []keeps.TEE{keeps.TEETDX}, ModuleHashes: []string{digest("forged")},
+		TDX: netattest.TDXPolicy{MRTD: []string{"91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7"}}}
+	opts := netattest.Options{Now: time.Date(2025, 7, 19, 10, 0, 34, 0, time.UTC), Collateral: map[string][]byte{"intel": read("dcap-qvl-tdx_quote_collateral.json")}}
+	p := &Proxy{KeepAddr: k.addr(), Verifier: netattest.NewVerifier(policy, opts)}
+	front := httptest.NewServer(p.Handler())
+	t.Cleanup(func() { front.Close(); p.Close() })
+
+	if code, body := get(t, front.URL+"/hello", ""); code != http.StatusBadGateway || k.hits.Load() != 0 {
+		t.Fatalf("GET /hello = %d %s, keep hits %d; want 502 and nothing forwarded", code, body, k.hits.Load())
+	}
+	a := attestation(t, front.URL)
+	if a.Verified || a.Accepted || !strings.Contains(a.Reason(), "report data binding") || a.TCBStatus != "UpToDate" {
+		t.Fatalf("attestation verified=%v accepted=%v reasons=%q tcb=%q", a.Verified, a.Accepted, a.Reasons, a.TCBStatus)
 	}
 }
