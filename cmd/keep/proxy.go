@@ -28,6 +28,7 @@ only a policy says which keep deserves it (see docs/POLICY.md).
 HTTP requests are answered only when their Host header names the proxy
 (localhost, 127.0.0.1 or [::1] with its port, or --allow-host names);
 others get 421, so a web page cannot reach the keep by DNS rebinding.
+(--tcp cannot check this: do not bridge an HTTP keep with --tcp.)
 LISTEN_ADDR must be a loopback address unless --public: the client side is
 plaintext, outside the attestation.
 
