@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,37 @@ func TestReportFromChecks(t *testing.T) {
 				t.Fatal("nil list or map in the report (JSON null)")
 			}
 		})
+	}
+}
+
+// docs/ATTESTATION-JSON.md documents exactly the fields of Report.
+func TestReportDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "ATTESTATION-JSON.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cell := strings.SplitN(line, "|", 3)[1]
+		for _, f := range strings.Split(cell, ",") {
+			documented[strings.Trim(strings.TrimSpace(f), "`")] = true
+		}
+	}
+	fields := map[string]bool{}
+	rt := reflect.TypeOf(Report{})
+	for i := 0; i < rt.NumField(); i++ {
+		name := strings.Split(rt.Field(i).Tag.Get("json"), ",")[0]
+		fields[name] = true
+		if !documented[name] {
+			t.Errorf("Report field %q is not in docs/ATTESTATION-JSON.md", name)
+		}
+	}
+	for name := range documented {
+		if !fields[name] {
+			t.Errorf("docs/ATTESTATION-JSON.md documents %q, which Report does not have", name)
+		}
 	}
 }
