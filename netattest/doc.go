@@ -12,8 +12,12 @@
 //
 // Steps are kept apart, each testable alone: format.go parses and encodes
 // the extension and claims; issue.go makes certificates; verify.go checks a
-// certificate's structure and evidence; policy.go decides whether verified
-// claims are acceptable; tls.go wires it all into tls.Config.
+// certificate's structure and evidence and, only when every check passed,
+// hands out an Attested (which nothing else can make); policy.go decides
+// whether an Attested is acceptable, and loads policy files with their
+// collateral (LoadVerifier, the one loader for every user of policies);
+// report.go is the JSON report (verified and accepted derived from the
+// checks and the verdict); tls.go wires it all into tls.Config.
 //
 // It imports keeps (the backend interface) and the backends; it must not
 // import runtime, wasi or cmd/keep.

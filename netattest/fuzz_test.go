@@ -187,7 +187,19 @@ func FuzzVerifyCertificate(f *testing.F) {
 				if last.OK || !strings.HasPrefix(err.Error(), last.Name+": ") {
 					t.Fatalf("err %v, last check %+v", err, last)
 				}
+				// A failed check leaves nothing a policy accepts, however
+				// permissive, and a report that says so.
+				lax := &Policy{AllowSimulated: true, AllowDebug: true, TCBStatus: TCBStatuses}
+				if res.Attested() != nil || res.Verified() || lax.Evaluate(res).Accepted {
+					t.Fatalf("failed verification (%v) yet attested or accepted", err)
+				}
+				if rep := NewReport(cert, res, lax.Evaluate(res)); rep.Verified || rep.Accepted || len(rep.Reasons) == 0 {
+					t.Fatalf("report of a failed verification: %+v", rep)
+				}
 				continue
+			}
+			if res.Attested() == nil {
+				t.Fatal("passed without an Attested")
 			}
 			for _, c := range res.Checks {
 				if !c.OK {

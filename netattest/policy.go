@@ -6,16 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/keepwasm/keep/internal/tomlerr"
 
 	"github.com/keepwasm/keep/keeps"
+	"github.com/keepwasm/keep/keeps/intel"
+	"github.com/keepwasm/keep/keeps/snp"
 )
 
 // MaxPolicySize bounds a policy file.
@@ -100,6 +104,7 @@ func LoadPolicy(path string) (*Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// ParsePolicy refuses more than MaxPolicySize bytes.
 	return ParsePolicy(path, data)
 }
 
@@ -134,33 +139,140 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 // MaxCollateralSize bounds one collateral file.
 const MaxCollateralSize = 1 << 20
 
-// Options returns verification options with the policy's collateral files
-// read and its network permission applied.
-func (p *Policy) Options(base Options) (Options, error) {
+// CollateralNames are the names of vendor collateral the backends read
+// (the keys of a policy's [collateral] table and of --collateral).
+var CollateralNames = []string{intel.CollateralName, snp.CollateralVCEK, snp.CollateralASKARK}
+
+func checkCollateralName(name string) error {
+	if !slices.Contains(CollateralNames, name) {
+		return fmt.Errorf("unknown collateral name %q (want one of %s)", name, strings.Join(CollateralNames, ", "))
+	}
+	return nil
+}
+
+// options returns verification options with the policy's collateral files
+// read and its network permission applied. Collateral already in base
+// (given by name) is kept unless the policy names a file for it too.
+func (p *Policy) options(base Options) (Options, error) {
 	base.AllowNetwork = base.AllowNetwork || p.AllowNetwork
-	for k, path := range p.Collateral {
-		f, err := os.Open(path)
+	coll := make(map[string][]byte, len(base.Collateral)+len(p.Collateral))
+	for k, v := range base.Collateral {
+		if err := checkCollateralName(k); err != nil {
+			return base, err
+		}
+		coll[k] = v
+	}
+	names := make([]string, 0, len(p.Collateral))
+	for k := range p.Collateral {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if err := checkCollateralName(k); err != nil {
+			return base, fmt.Errorf("collateral: %w", err)
+		}
+		data, err := ReadFileLimited(p.Collateral[k], MaxCollateralSize)
 		if err != nil {
 			return base, fmt.Errorf("collateral %s: %w", k, err)
 		}
-		data, err := io.ReadAll(io.LimitReader(f, MaxCollateralSize+1))
-		f.Close()
-		if err != nil {
-			return base, fmt.Errorf("collateral %s: %w", k, err)
-		}
-		if len(data) > MaxCollateralSize {
-			return base, fmt.Errorf("collateral %s: %s is larger than %d bytes", k, path, MaxCollateralSize)
-		}
-		if base.Collateral == nil {
-			base.Collateral = map[string][]byte{}
-		}
-		base.Collateral[k] = data
+		coll[k] = data
+	}
+	if len(coll) > 0 {
+		base.Collateral = coll
 	}
 	return base, nil
 }
 
+// Overrides are what a command line adds to a policy file.
+type Overrides struct {
+	// AllowSimulated and AllowDebug, when true, turn on the policy's
+	// allow_simulated and allow_debug.
+	AllowSimulated, AllowDebug bool
+	// AllowNetwork, when true, turns on allow_network.
+	AllowNetwork bool
+	// Collateral names collateral files by name (relative to the current
+	// directory); they replace the policy's files of the same name.
+	Collateral map[string]string
+	// Legacy and Now are verification options (see Options).
+	Legacy bool
+	Now    time.Time
+}
+
+// LoadVerifier is how every user of a policy file gets its Verifier (keep
+// verify, keep proxy, a TLS listener's client_policy, a connect's policy):
+// it loads the policy at path ("" means the default policy), applies the
+// overrides, and reads every collateral file the policy or the overrides
+// name, so that [collateral] and allow_network are honoured everywhere.
+// Unknown collateral names and unreadable or oversized files are errors.
+func LoadVerifier(path string, o Overrides) (*Verifier, error) {
+	policy := &Policy{}
+	if path != "" {
+		var err error
+		if policy, err = LoadPolicy(path); err != nil {
+			return nil, err
+		}
+	}
+	policy.AllowSimulated = policy.AllowSimulated || o.AllowSimulated
+	policy.AllowDebug = policy.AllowDebug || o.AllowDebug
+	policy.AllowNetwork = policy.AllowNetwork || o.AllowNetwork
+	for k, file := range o.Collateral {
+		if err := checkCollateralName(k); err != nil {
+			return nil, err
+		}
+		if policy.Collateral == nil {
+			policy.Collateral = map[string]string{}
+		}
+		policy.Collateral[k] = file
+	}
+	opts, err := policy.options(Options{Legacy: o.Legacy, Now: o.Now})
+	if err != nil {
+		if path != "" {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, err
+	}
+	return newVerifier(policy, opts, nil), nil
+}
+
+// ReadFileLimited reads the file at path, refusing one larger than limit
+// bytes without reading more than limit+1 of it (so /dev/zero, a FIFO fed
+// forever or a huge file cannot exhaust memory).
+func ReadFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // "path: reason", whoever wraps it
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	return ReadLimited(f, path, limit)
+}
+
+// ReadLimited reads r to its end, refusing more than limit bytes; name
+// is used in the error.
+func ReadLimited(r io.Reader, name string, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than the %d-byte limit", name, limit)
+	}
+	return data, nil
+}
+
 // Validate checks the policy's values.
 func (p *Policy) Validate() error {
+	for k, v := range p.Collateral {
+		if err := checkCollateralName(k); err != nil {
+			return fmt.Errorf("collateral: %w", err)
+		}
+		if v == "" {
+			return fmt.Errorf("collateral: %s: empty file name", k)
+		}
+	}
 	for _, t := range p.TEE {
 		if t == keeps.TEESim {
 			return errors.New(`tee: "sim" cannot be listed; set allow_simulated = true`)
@@ -254,15 +366,33 @@ func (v *Verdict) Err() error {
 	return fmt.Errorf("policy refused the certificate: %s", strings.Join(v.Reasons, "; "))
 }
 
-// Evaluate applies the policy to a verification result. A result that
-// failed verification (no evidence claims) is always refused.
+// Evaluate applies the policy to a verification result. Only a result
+// whose every check passed (Result.Attested) is judged at all: any other
+// is refused, with the failed check as the reason, whatever its claims
+// say.
 func (p *Policy) Evaluate(r *Result) *Verdict {
-	v := &Verdict{}
-	ec := r.Evidence
-	if ec == nil {
-		v.refuse("the certificate did not pass verification")
+	a := r.Attested()
+	if a == nil {
+		v := &Verdict{}
+		f := r.Failed()
+		if f == nil { // every listed check passed, yet no Attested: a hand-made Result
+			f = &Check{Name: "verification", Detail: "the result was not made by VerifyCertificate"}
+		}
+		v.refuse("the certificate failed verification: %s: %s", f.Name, f.Detail)
 		return v
 	}
+	return p.EvaluateAttested(a)
+}
+
+// EvaluateAttested applies the policy to a verified certificate. A nil
+// Attested is refused.
+func (p *Policy) EvaluateAttested(a *Attested) *Verdict {
+	v := &Verdict{}
+	if a == nil || a.evidence == nil {
+		v.refuse("the certificate failed verification")
+		return v
+	}
+	ec := a.evidence
 	switch {
 	case ec.Simulated || ec.TEE == keeps.TEESim:
 		if !p.AllowSimulated {
@@ -285,7 +415,7 @@ func (p *Policy) Evaluate(r *Result) *Verdict {
 	if ec.Debug && !p.AllowDebug {
 		v.refuse("the TEE is in debug mode (its memory is readable by the host); allow it with allow_debug")
 	}
-	p.evalHashes(v, r)
+	p.evalHashes(v, a.claims)
 	p.evalMeasurements(v, ec)
 	if ec.TCBStatus == "" {
 		if !ec.Simulated {
@@ -304,7 +434,7 @@ func (p *Policy) Evaluate(r *Result) *Verdict {
 	return v
 }
 
-func (p *Policy) evalHashes(v *Verdict, r *Result) {
+func (p *Policy) evalHashes(v *Verdict, claims *Claims) {
 	for _, h := range []struct {
 		name  string
 		want  []string
@@ -314,8 +444,8 @@ func (p *Policy) evalHashes(v *Verdict, r *Result) {
 		{"config hash", p.ConfigHashes, func(c *Claims) *HashEntry { return c.ConfigHash }},
 	} {
 		var got *HashEntry
-		if r.Claims != nil {
-			got = h.claim(r.Claims)
+		if claims != nil {
+			got = h.claim(claims)
 		}
 		switch {
 		case len(h.want) == 0:

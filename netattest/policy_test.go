@@ -168,7 +168,18 @@ func result(ec keeps.Claims, c *Claims) *Result {
 	if c == nil {
 		c = &Claims{PubkeyHash: HashEntry{Alg: crypto.SHA256, Hash: rep(0, 32)}}
 	}
-	return &Result{Evidence: &ec, Claims: c}
+	return sealed(&ec, c)
+}
+
+// sealed builds, as VerifyCertificate does after every check passed, a
+// verified result with these claims (which may be nil).
+func sealed(ec *keeps.Claims, c *Claims) *Result {
+	r := &Result{Evidence: ec, Claims: c}
+	for _, name := range requiredChecks {
+		r.pass(name, "by hand")
+	}
+	r.attested = &Attested{claims: c, evidence: ec}
+	return r
 }
 
 func sgxClaims() keeps.Claims {
@@ -236,7 +247,7 @@ func TestEvaluateEmptyPolicy(t *testing.T) {
 
 	// A result without evidence claims is refused by any policy.
 	for _, p := range []*Policy{{}, {AllowSimulated: true, AllowDebug: true}} {
-		if v := p.Evaluate(&Result{}); v.Accepted || !strings.Contains(joined(v.Reasons), "did not pass verification") {
+		if v := p.Evaluate(&Result{}); v.Accepted || !strings.Contains(joined(v.Reasons), "failed verification") {
 			t.Fatalf("no evidence: verdict %+v", v)
 		}
 	}
@@ -309,7 +320,7 @@ func TestEvaluateHashPins(t *testing.T) {
 		{"config other", Policy{ConfigHashes: []string{other}}, res, "config hash sha384:" + hx(cfg) + " is not in the policy"},
 		{"module claim missing", Policy{ModuleHashes: []string{other}}, result(sgxClaims(), nil), "the certificate has no module hash claim, and the policy pins one"},
 		{"config claim missing", Policy{ConfigHashes: []string{other}}, result(sgxClaims(), nil), "no config hash claim"},
-		{"no claims at all", Policy{ModuleHashes: []string{other}}, &Result{Evidence: func() *keeps.Claims { c := sgxClaims(); return &c }()}, "no module hash claim"},
+		{"no claims at all", Policy{ModuleHashes: []string{other}}, sealed(func() *keeps.Claims { c := sgxClaims(); return &c }(), nil), "no module hash claim"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := tc.p.Evaluate(tc.res)
@@ -419,8 +430,8 @@ func TestParsedPolicyEvaluates(t *testing.T) {
 
 func TestSNPMinimumTCB(t *testing.T) {
 	u := func(v uint64) *uint64 { return &v }
-	res := &Result{Evidence: &keeps.Claims{TEE: keeps.TEESNP, SignatureVerified: true,
-		SVNs: map[string]uint64{"guest_svn": 2, "tcb_bootloader": 3, "tcb_tee": 0, "tcb_snp": 8, "tcb_microcode": 115}}}
+	res := sealed(&keeps.Claims{TEE: keeps.TEESNP, SignatureVerified: true,
+		SVNs: map[string]uint64{"guest_svn": 2, "tcb_bootloader": 3, "tcb_tee": 0, "tcb_snp": 8, "tcb_microcode": 115}}, nil)
 	for _, tc := range []struct {
 		p    SNPPolicy
 		ok   bool

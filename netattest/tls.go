@@ -6,23 +6,22 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"sync"
 )
 
-// Peer is a verified peer: the verification result and the policy's
-// verdict, which accepted it.
+// Peer is a verified peer: the verified certificate and the policy's
+// verdict, which accepted it. Only Verifier.Verify makes one.
 type Peer struct {
+	// Attested is the certificate, verified.
+	Attested *Attested
+	// Result lists the checks done, for reports.
 	Result  *Result
 	Verdict *Verdict
 }
 
 // ModuleHash returns the peer's module digest claim, or nil.
-func (p *Peer) ModuleHash() *HashEntry {
-	if p.Result.Claims == nil {
-		return nil
-	}
-	return p.Result.Claims.ModuleHash
-}
+func (p *Peer) ModuleHash() *HashEntry { return p.Attested.ModuleHash() }
 
 // maxCache bounds the verified-certificate cache.
 const maxCache = 1024
@@ -32,19 +31,53 @@ const maxCache = 1024
 // reconnecting to the same keep verifies its evidence once. It is safe for
 // concurrent use.
 type Verifier struct {
+	// Policy and Options are fixed at construction; change neither.
 	Policy  *Policy
 	Options Options
 
+	err   error // from reading the policy's collateral: refuse everything
 	mu    sync.Mutex
 	cache map[[32]byte]*Peer
 }
 
-// NewVerifier returns a Verifier for policy (nil means the default policy).
+// NewVerifier returns a Verifier for policy (nil means the default policy)
+// and opts. The policy's [collateral] files are read now and its
+// allow_network applied; if a file cannot be read or a collateral name is
+// unknown, the Verifier refuses every certificate with that error. Commands
+// load policy files with LoadVerifier instead, which reports such errors at
+// once.
 func NewVerifier(policy *Policy, opts Options) *Verifier {
 	if policy == nil {
 		policy = &Policy{}
 	}
-	return &Verifier{Policy: policy, Options: opts, cache: map[[32]byte]*Peer{}}
+	o, err := policy.options(opts)
+	return newVerifier(policy, o, err)
+}
+
+func newVerifier(policy *Policy, opts Options, err error) *Verifier {
+	return &Verifier{Policy: policy, Options: opts, err: err, cache: map[[32]byte]*Peer{}}
+}
+
+// Check verifies cert and applies the policy, without the cache, and
+// returns both for a report (NewReport). The certificate is acceptable
+// only when the verdict is Accepted.
+func (v *Verifier) Check(ctx context.Context, cert *x509.Certificate) (*Result, *Verdict) {
+	if v.err != nil {
+		r := &Result{}
+		r.fail("policy", v.err)
+		return r, v.policy().Evaluate(r)
+	}
+	res, _ := VerifyCertificate(ctx, cert, v.Options)
+	return res, v.policy().Evaluate(res)
+}
+
+// policy is v.Policy, or the default policy for a Verifier made without
+// NewVerifier.
+func (v *Verifier) policy() *Policy {
+	if v.Policy == nil {
+		return &Policy{}
+	}
+	return v.Policy
 }
 
 // Verify verifies cert and applies the policy; it returns the peer when
@@ -57,18 +90,25 @@ func (v *Verifier) Verify(ctx context.Context, cert *x509.Certificate) (*Peer, e
 	if ok {
 		return p, nil
 	}
+	if v.err != nil {
+		return nil, fmt.Errorf("policy: %w", v.err)
+	}
 	res, err := VerifyCertificate(ctx, cert, v.Options)
 	if err != nil {
 		return nil, err
 	}
-	verdict := v.Policy.Evaluate(res)
+	a := res.Attested()
+	if a == nil { // cannot happen when err is nil; refuse all the same
+		return nil, errors.New("netattest: certificate not verified")
+	}
+	verdict := v.policy().EvaluateAttested(a)
 	if err := verdict.Err(); err != nil {
 		return nil, err
 	}
-	p = &Peer{Result: res, Verdict: verdict}
+	p = &Peer{Attested: a, Result: res, Verdict: verdict}
 	v.mu.Lock()
-	if len(v.cache) >= maxCache {
-		clear(v.cache)
+	if v.cache == nil || len(v.cache) >= maxCache {
+		v.cache = map[[32]byte]*Peer{}
 	}
 	v.cache[fp] = p
 	v.mu.Unlock()

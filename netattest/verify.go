@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/keepwasm/keep/keeps"
@@ -44,23 +45,108 @@ type Check struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Result is what verification established about a certificate.
+// Result is what verification found out about a certificate, for
+// reports. Its Claims and Evidence are what the certificate says, and are
+// filled in as far as verification got: on their own they prove nothing
+// (a genuine quote copied into a forged certificate has valid Evidence).
+// Only Attested, which is non-nil exactly when every check passed, may be
+// trusted, and only it is what Policy.Evaluate judges.
 type Result struct {
 	// Format names the evidence extension used.
 	Format string `json:"format"`
 	// Tag is the evidence format's CBOR tag.
 	Tag uint64 `json:"tag"`
 	// Claims are the certificate's claims (nil for legacy certificates,
-	// which have none).
+	// which have none). Unverified unless Attested() is non-nil.
 	Claims *Claims `json:"-"`
-	// Evidence holds what the TEE's verifier established; nil when
-	// verification stopped before it.
+	// Evidence holds what the TEE's verifier established about the
+	// evidence alone; nil when verification stopped before it. It does not
+	// say that the evidence belongs to this certificate: that is the
+	// report data binding, checked after it. Unverified unless Attested()
+	// is non-nil.
 	Evidence *keeps.Claims `json:"-"`
 	// Checks lists every step taken, in order, the failed one last.
 	Checks []Check `json:"checks"`
 	// Fingerprint is the SHA-256 of the certificate's DER.
 	Fingerprint [32]byte `json:"-"`
+
+	// attested is set by VerifyCertificate, and only when every check
+	// passed.
+	attested *Attested
 }
+
+// Attested is a certificate that passed every check of VerifyCertificate:
+// self-signature, evidence structure, claims, the public key's binding to
+// the claims, the evidence's signature, and the claims' binding to the
+// evidence. Only VerifyCertificate makes one (its fields are unexported),
+// so holding an *Attested means verification succeeded; policies judge
+// nothing else.
+type Attested struct {
+	claims      *Claims
+	evidence    *keeps.Claims
+	tag         uint64
+	fingerprint [32]byte
+}
+
+// Claims returns the certificate's claims (nil for a legacy certificate).
+func (a *Attested) Claims() *Claims { return a.claims }
+
+// Evidence returns what the TEE's verifier established.
+func (a *Attested) Evidence() *keeps.Claims { return a.evidence }
+
+// Tag returns the evidence format's CBOR tag.
+func (a *Attested) Tag() uint64 { return a.tag }
+
+// Fingerprint returns the SHA-256 of the certificate's DER.
+func (a *Attested) Fingerprint() [32]byte { return a.fingerprint }
+
+// ModuleHash returns the module digest claim, or nil.
+func (a *Attested) ModuleHash() *HashEntry {
+	if a.claims == nil {
+		return nil
+	}
+	return a.claims.ModuleHash
+}
+
+// ConfigHash returns the config digest claim, or nil.
+func (a *Attested) ConfigHash() *HashEntry {
+	if a.claims == nil {
+		return nil
+	}
+	return a.claims.ConfigHash
+}
+
+// Attested returns the verified certificate, or nil unless every check
+// passed. It is nil for a nil or hand-made Result.
+func (r *Result) Attested() *Attested {
+	if r == nil || r.attested == nil || r.Failed() != nil {
+		return nil
+	}
+	return r.attested
+}
+
+// Verified reports whether every check passed (Attested is non-nil).
+func (r *Result) Verified() bool { return r.Attested() != nil }
+
+// Failed returns the first failed check; for a result with no checks at
+// all (nil, or hand-made) a check saying so. It is nil only when every
+// check listed passed.
+func (r *Result) Failed() *Check {
+	if r == nil || len(r.Checks) == 0 {
+		return &Check{Name: "verification", Detail: "the certificate was not verified"}
+	}
+	for i := range r.Checks {
+		if !r.Checks[i].OK {
+			c := r.Checks[i]
+			return &c
+		}
+	}
+	return nil
+}
+
+// requiredChecks are the checks every successful verification passes; a
+// result lacking one is not verified, whatever else it lists.
+var requiredChecks = []string{"self-signature", "evidence extension", "evidence", "report data binding"}
 
 func (r *Result) pass(name, detail string) { r.Checks = append(r.Checks, Check{name, true, detail}) }
 
@@ -75,17 +161,44 @@ func (r *Result) fail(name string, err error) error {
 // evidence's report data, and the evidence itself through the verifier for
 // its tag. It does not apply a policy: see Policy.Evaluate.
 //
-// The returned Result is non-nil whenever cert is, and lists the checks
-// done; err names the first that failed.
+// The returned Result is never nil and lists the checks done; err names
+// the first that failed. Result.Attested is non-nil exactly when err is
+// nil.
 func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opts Options) (*Result, error) {
+	if cert == nil {
+		r := &Result{}
+		return r, r.fail("certificate", errors.New("no certificate"))
+	}
 	r := &Result{Fingerprint: sha256.Sum256(cert.Raw)}
+	if err := verifyCertificate(ctx, r, cert, opts); err != nil {
+		return r, err
+	}
+	// The one place an Attested is made: after every step returned
+	// without error, every check listed passed, and none of the required
+	// ones is missing.
+	if f := r.Failed(); f != nil {
+		return r, fmt.Errorf("%s: %s", f.Name, f.Detail)
+	}
+	for _, name := range requiredChecks {
+		if !slices.ContainsFunc(r.Checks, func(c Check) bool { return c.Name == name }) {
+			return r, r.fail("verification", fmt.Errorf("the %q check was not done", name))
+		}
+	}
+	if r.Evidence == nil {
+		return r, r.fail("verification", errors.New("no evidence claims"))
+	}
+	r.attested = &Attested{claims: r.Claims, evidence: r.Evidence, tag: r.Tag, fingerprint: r.Fingerprint}
+	return r, nil
+}
+
+func verifyCertificate(ctx context.Context, r *Result, cert *x509.Certificate, opts Options) error {
 	if opts.Registry == nil {
 		opts.Registry = DefaultRegistry()
 	}
 	// Self-signature. CheckSignatureFrom(cert) would refuse the CA:FALSE
 	// certificates every RA-TLS producer issues.
 	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
-		return r, r.fail("self-signature", err)
+		return r.fail("self-signature", err)
 	}
 	r.pass("self-signature", cert.SignatureAlgorithm.String())
 
@@ -95,7 +208,7 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opts Options
 		switch {
 		case e.Id.Equal(OIDEvidence):
 			if evidenceExt != nil {
-				return r, r.fail("evidence extension", errors.New("more than one 2.23.133.5.4.9 extension"))
+				return r.fail("evidence extension", errors.New("more than one 2.23.133.5.4.9 extension"))
 			}
 			evidenceExt = e.Value
 		case legacyExt == nil && (e.Id.Equal(OIDLegacyRATLS) || e.Id.Equal(OIDLegacyGramine) || e.Id.Equal(OIDLegacyIntelSDK)):
@@ -104,13 +217,13 @@ func VerifyCertificate(ctx context.Context, cert *x509.Certificate, opts Options
 	}
 	switch {
 	case evidenceExt != nil:
-		return r, verifyInterop(ctx, r, cert, evidenceExt, opts)
+		return verifyInterop(ctx, r, cert, evidenceExt, opts)
 	case legacyExt != nil && opts.Legacy:
-		return r, verifyLegacy(ctx, r, cert, legacyOID, legacyExt, opts)
+		return verifyLegacy(ctx, r, cert, legacyOID, legacyExt, opts)
 	case legacyExt != nil:
-		return r, r.fail("evidence extension", fmt.Errorf("only the legacy extension %s is present; legacy formats are accepted only when asked for", legacyOID))
+		return r.fail("evidence extension", fmt.Errorf("only the legacy extension %s is present; legacy formats are accepted only when asked for", legacyOID))
 	}
-	return r, r.fail("evidence extension", ErrNoEvidence)
+	return r.fail("evidence extension", ErrNoEvidence)
 }
 
 func verifyInterop(ctx context.Context, r *Result, cert *x509.Certificate, ext []byte, opts Options) error {

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing/fstest"
@@ -147,25 +146,30 @@ func (p socketPlan) path(rel string) string {
 	return filepath.Join(filepath.Dir(p.cfg.Path), rel)
 }
 
+// maxClientCASize bounds a client_ca file (PEM certificates).
+const maxClientCASize = 1 << 20
+
 // serverTLS is the tls.Config of a TLS listener: the keep's RA-TLS
 // identity, and client authentication as configured. For attested clients
 // it also returns the Verifier that holds their verified claims.
 func (p socketPlan) serverTLS(id *netattest.Identity, f File) (*tls.Config, *netattest.Verifier, error) {
 	switch f.ClientAuth {
 	case "attested":
-		policy := &netattest.Policy{}
+		// The policy file's [collateral] and allow_network apply, as
+		// they do for keep verify and keep proxy.
+		path := ""
 		if f.ClientPolicy != "" {
-			var err error
-			if policy, err = netattest.LoadPolicy(p.path(f.ClientPolicy)); err != nil {
-				return nil, nil, fmt.Errorf("client_policy: %w", err)
-			}
+			path = p.path(f.ClientPolicy)
 		}
-		v := netattest.NewVerifier(policy, netattest.Options{})
+		v, err := netattest.LoadVerifier(path, netattest.Overrides{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("client_policy: %w", err)
+		}
 		c := netattest.ServerConfig(id, v)
 		c.VerifyConnection = observeVerification(v, p.metrics)
 		return c, v, nil
 	case "ca":
-		pemData, err := os.ReadFile(p.path(f.ClientCA))
+		pemData, err := netattest.ReadFileLimited(p.path(f.ClientCA), maxClientCASize)
 		if err != nil {
 			return nil, nil, fmt.Errorf("client_ca: %w", err)
 		}
@@ -216,7 +220,7 @@ func peerIdentity(v *netattest.Verifier) func(net.Conn) []byte {
 				return nil
 			}
 			id.Auth = "attested"
-			if ec := p.Result.Evidence; ec != nil {
+			if ec := p.Attested.Evidence(); ec != nil {
 				id.TEE, id.Simulated, id.Debug = string(ec.TEE), ec.Simulated, ec.Debug
 				id.Measurements = map[string]string{}
 				for k, m := range ec.Measurements {
@@ -226,8 +230,8 @@ func peerIdentity(v *netattest.Verifier) func(net.Conn) []byte {
 			if h := p.ModuleHash(); h != nil {
 				id.ModuleHash = h.String()
 			}
-			if cl := p.Result.Claims; cl != nil && cl.ConfigHash != nil {
-				id.ConfigHash = cl.ConfigHash.String()
+			if h := p.Attested.ConfigHash(); h != nil {
+				id.ConfigHash = h.String()
 			}
 		}
 		b, _ := json.Marshal(id)
@@ -252,11 +256,10 @@ func (p socketPlan) dial(ctx context.Context, f File, id *netattest.Identity) (n
 	}
 	var tc *tls.Config
 	if f.Policy != "" {
-		policy, err := netattest.LoadPolicy(p.path(f.Policy))
+		v, err := netattest.LoadVerifier(p.path(f.Policy), netattest.Overrides{})
 		if err != nil {
 			return nil, fmt.Errorf("policy: %w", err)
 		}
-		v := netattest.NewVerifier(policy, netattest.Options{})
 		tc = v.ClientConfig(id)
 		tc.VerifyConnection = observeVerification(v, p.metrics)
 	} else {

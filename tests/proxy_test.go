@@ -84,20 +84,20 @@ func httpGet(t *testing.T, url string) (int, string) {
 
 // proxyAttestation is the JSON of /.well-known/keep-attestation.
 type proxyAttestation struct {
-	Verified       bool              `json:"verified"`
-	PolicyAccepted bool              `json:"policy_accepted"`
-	TEE            string            `json:"tee"`
-	Simulated      bool              `json:"simulated"`
-	Debug          bool              `json:"debug"`
-	ModuleHash     string            `json:"module_hash"`
-	ConfigHash     string            `json:"config_hash"`
-	Measurements   map[string]string `json:"measurements"`
-	TCBStatus      string            `json:"tcb_status"`
-	Reasons        []string          `json:"reasons"`
-	NotPinned      []string          `json:"not_pinned"`
-	Fingerprint    string            `json:"fingerprint"`
-	Checks         []json.RawMessage `json:"checks"`
-	VerifiedAt     string            `json:"verified_at"`
+	Verified     bool              `json:"verified"`
+	Accepted     bool              `json:"accepted"`
+	TEE          string            `json:"tee"`
+	Simulated    bool              `json:"simulated"`
+	Debug        bool              `json:"debug"`
+	ModuleHash   string            `json:"module_hash"`
+	ConfigHash   string            `json:"config_hash"`
+	Measurements map[string]string `json:"measurements"`
+	TCBStatus    string            `json:"tcb_status"`
+	Reasons      []string          `json:"reasons"`
+	NotPinned    []string          `json:"not_pinned"`
+	Fingerprint  string            `json:"fingerprint"`
+	Checks       []json.RawMessage `json:"checks"`
+	VerifiedAt   string            `json:"verified_at"`
 }
 
 func getAttestation(t *testing.T, p *runningProxy) *proxyAttestation {
@@ -140,7 +140,7 @@ func TestProxyHTTP(t *testing.T) {
 		t.Fatalf("POST /echo through the proxy = %q", body)
 	}
 	a := getAttestation(t, p)
-	if !a.Verified || !a.PolicyAccepted || !a.Simulated || a.TEE != "sim" || a.ModuleHash != hash ||
+	if !a.Verified || !a.Accepted || !a.Simulated || a.TEE != "sim" || a.ModuleHash != hash ||
 		!strings.HasPrefix(a.Fingerprint, "sha256:") || len(a.Checks) == 0 || len(a.Reasons) != 0 {
 		t.Fatalf("attestation = %+v", a)
 	}
@@ -156,7 +156,7 @@ func TestProxyHTTP(t *testing.T) {
 		t.Fatalf("GET / with another module pinned = %d %q", code, page)
 	}
 	a = getAttestation(t, bad)
-	if !a.Verified || a.PolicyAccepted || a.ModuleHash != hash || !strings.Contains(strings.Join(a.Reasons, ";"), "module hash") {
+	if !a.Verified || a.Accepted || a.ModuleHash != hash || !strings.Contains(strings.Join(a.Reasons, ";"), "module hash") {
 		t.Fatalf("attestation with another module pinned = %+v", a)
 	}
 
@@ -166,7 +166,7 @@ func TestProxyHTTP(t *testing.T) {
 	if code, page := httpGet(t, "http://"+strict.addr+"/"); code != http.StatusBadGateway || !strings.Contains(page, "simulated") {
 		t.Fatalf("GET / without allow_simulated = %d %q", code, page)
 	}
-	if a := getAttestation(t, strict); a.PolicyAccepted || !a.Simulated {
+	if a := getAttestation(t, strict); a.Accepted || !a.Simulated {
 		t.Fatalf("attestation without allow_simulated = %+v", a)
 	}
 }
@@ -273,7 +273,7 @@ func TestProxyKeepRestart(t *testing.T) {
 	k1.cmd.Process.Kill()
 	k1.wait(t)
 	a2 := getAttestation(t, p)
-	if !a2.PolicyAccepted || a2.Fingerprint == a1.Fingerprint || !strings.HasPrefix(a2.Fingerprint, "sha256:") {
+	if !a2.Accepted || a2.Fingerprint == a1.Fingerprint || !strings.HasPrefix(a2.Fingerprint, "sha256:") {
 		t.Fatalf("after the restart: fingerprint %s (was %s), %+v", a2.Fingerprint, a1.Fingerprint, a2)
 	}
 	if code, body := httpGet(t, "http://"+p.addr+"/"); code != 200 || body != "Hello from a keep!\n" {
@@ -307,5 +307,45 @@ func TestProxyUsage(t *testing.T) {
 	}
 	if r := keep(t, "", nil, "proxy", "--policy", dir+"/missing.toml", "127.0.0.1:0", "127.0.0.1:1"); r.code != 125 || !strings.Contains(r.stderr, "missing.toml") {
 		t.Errorf("missing policy: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// keep proxy answers only requests for its own address (DNS rebinding
+// guard): another Host gets 421 with the reason; its own names reach the
+// forwarding step (here a 502: nothing listens at the keep's address).
+func TestProxyHostHeader(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	policy := writeFile(t, dir, "policy.toml", "allow_simulated = true\n")
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepAddr := closed.Addr().String()
+	closed.Close()
+	p := startProxy(t, "--policy", policy, "--allow-host", "keep.test", "127.0.0.1:0", keepAddr)
+	_, port, _ := net.SplitHostPort(p.addr)
+	for _, tc := range []struct {
+		host string
+		code int
+	}{
+		{"attacker.example:" + port, http.StatusMisdirectedRequest},
+		{"localhost:" + port + "0", http.StatusMisdirectedRequest},
+		{"localhost:" + port, http.StatusBadGateway},
+		{"127.0.0.1:" + port, http.StatusBadGateway},
+		{"[::1]:" + port, http.StatusBadGateway},
+		{"keep.test:" + port, http.StatusBadGateway},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+p.addr+"/", nil)
+		req.Host = tc.host
+		resp, err := proxyClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || (tc.code == 421 && !strings.Contains(string(body), "DNS rebinding")) {
+			t.Errorf("Host %q: %d %s; want %d", tc.host, resp.StatusCode, body, tc.code)
+		}
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/keepwasm/keep/keeps"
 	"github.com/keepwasm/keep/keeps/tdx/rtmr"
-	"github.com/keepwasm/keep/netattest"
 )
 
 // eventLogReport is what keep verify --event-log found: the log replayed
@@ -29,9 +29,13 @@ type eventLogReport struct {
 	ModuleMeasured bool `json:"certificate_module_measured"`
 }
 
-// checkEventLog replays the log in path against the RTMR3 of res. Only a
+// checkEventLog replays the log in path against the RTMR3 of ec. Only a
 // quote whose signature verified gives an RTMR3 worth replaying against.
-func checkEventLog(path string, res *netattest.Result, moduleHash string) (*eventLogReport, error) {
+//
+// ec is the evidence of a certificate that passed every check
+// (netattest.Result.Attested), or nil: evidence that did not is never
+// replayed against.
+func checkEventLog(path string, ec *keeps.Claims, moduleHash string) (*eventLogReport, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--event-log: %w", pathErr(err))
@@ -42,7 +46,6 @@ func checkEventLog(path string, res *netattest.Result, moduleHash string) (*even
 		return nil, fmt.Errorf("--event-log %s: %w", path, err)
 	}
 	r := &eventLogReport{File: path}
-	ec := res.Evidence
 	if ec == nil || !ec.SignatureVerified {
 		r.Error = "the certificate's evidence did not verify: its RTMR3 proves nothing"
 		return r, nil

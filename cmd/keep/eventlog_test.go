@@ -11,7 +11,6 @@ import (
 
 	"github.com/keepwasm/keep/keeps"
 	"github.com/keepwasm/keep/keeps/tdx/rtmr"
-	"github.com/keepwasm/keep/netattest"
 )
 
 // memRegister emulates an RTMR in memory.
@@ -34,12 +33,12 @@ func TestCheckEventLog(t *testing.T) {
 	if err := l.Measure(mod, cfg); err != nil {
 		t.Fatal(err)
 	}
-	tdx := func(v [rtmr.Size]byte, verified bool) *netattest.Result {
-		return &netattest.Result{Evidence: &keeps.Claims{TEE: "tdx", SignatureVerified: verified, Measurements: map[string][]byte{"rtmr3": v[:]}}}
+	tdx := func(v [rtmr.Size]byte, verified bool) *keeps.Claims {
+		return &keeps.Claims{TEE: "tdx", SignatureVerified: verified, Measurements: map[string][]byte{"rtmr3": v[:]}}
 	}
 	for _, tc := range []struct {
 		name   string
-		res    *netattest.Result
+		res    *keeps.Claims
 		module string
 		ok     bool
 		measd  bool
@@ -49,7 +48,8 @@ func TestCheckEventLog(t *testing.T) {
 		{"other module", tdx(reg.v, true), "sha384:00", true, false, ""},
 		{"foreign value", tdx(sha512.Sum384([]byte("x")), true), module, false, false, "does not replay"},
 		{"unverified", tdx(reg.v, false), module, false, false, "did not verify"},
-		{"no rtmr3", &netattest.Result{Evidence: &keeps.Claims{TEE: "snp", SignatureVerified: true}}, module, false, false, "no RTMR3"},
+		{"no rtmr3", &keeps.Claims{TEE: "snp", SignatureVerified: true}, module, false, false, "no RTMR3"},
+		{"certificate not verified", nil, module, false, false, "did not verify"},
 	} {
 		r, err := checkEventLog(path, tc.res, tc.module)
 		if err != nil {

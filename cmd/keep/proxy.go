@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/keepwasm/keep/netattest"
@@ -26,6 +25,10 @@ current certificate (JSON). --tcp bridges raw bytes instead.
 
 --policy is required: the proxy vouches for the keep to its clients, and
 only a policy says which keep deserves it (see docs/POLICY.md).
+HTTP requests are answered only when their Host header names the proxy
+(localhost, 127.0.0.1 or [::1] with its port, or --allow-host names);
+others get 421, so a web page cannot reach the keep by DNS rebinding.
+(--tcp cannot check this: do not bridge an HTTP keep with --tcp.)
 LISTEN_ADDR must be a loopback address unless --public: the client side is
 plaintext, outside the attestation.
 
@@ -41,6 +44,8 @@ func (c *cli) proxy(args []string) int {
 	allowNet := fs.Bool("allow-network", false, "fetch missing collateral from Intel PCS / AMD KDS")
 	var collateral multiFlag
 	fs.Var(&collateral, "collateral", "vendor collateral `NAME=FILE` (intel, snp-vcek, snp-ask-ark; repeatable)")
+	var hosts multiFlag
+	fs.Var(&hosts, "allow-host", "also answer HTTP requests whose Host is `NAME` (with the listening port; repeatable). Without it only localhost, 127.0.0.1, [::1], the listening IP and LISTEN_ADDR's own name are answered; others get 421")
 	tcp := fs.Bool("tcp", false, "bridge raw TCP instead of HTTP")
 	public := fs.Bool("public", false, "allow a non-loopback LISTEN_ADDR (the client side is plaintext)")
 	maxConns := fs.Int("max-conns", proxy.DefaultMaxConns, "serve at most `N` client connections at once")
@@ -65,26 +70,16 @@ func (c *cli) proxy(args []string) int {
 		return c.exit(err)
 	}
 
-	policy, err := netattest.LoadPolicy(*policyFile)
-	if err != nil {
-		return c.exit(pathErr(err))
-	}
-	policy.AllowSimulated = policy.AllowSimulated || *allowSim
-	policy.AllowDebug = policy.AllowDebug || *allowDebug
-	for _, kv := range collateral {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || v == "" {
-			return c.exit(usageError{fmt.Sprintf("--collateral %q: want NAME=FILE", kv)})
-		}
-		if policy.Collateral == nil {
-			policy.Collateral = map[string]string{}
-		}
-		policy.Collateral[k] = v
-	}
-	opts, err := policy.Options(netattest.Options{Legacy: *legacy, AllowNetwork: *allowNet})
+	coll, err := collateralFlags(collateral)
 	if err != nil {
 		return c.exit(err)
 	}
+	verifier, err := netattest.LoadVerifier(*policyFile, netattest.Overrides{
+		AllowSimulated: *allowSim, AllowDebug: *allowDebug, AllowNetwork: *allowNet, Legacy: *legacy, Collateral: coll})
+	if err != nil {
+		return c.exit(pathErr(err))
+	}
+	policy := verifier.Policy
 
 	ln, err := net.Listen("tcp", listenAddr)
 	if err != nil {
@@ -92,8 +87,8 @@ func (c *cli) proxy(args []string) int {
 	}
 	p := &proxy.Proxy{
 		KeepAddr: keepAddr,
-		Verifier: netattest.NewVerifier(policy, opts),
-		Options:  proxy.Options{DialTimeout: *timeout, MaxConns: *maxConns},
+		Verifier: verifier,
+		Options:  proxy.Options{DialTimeout: *timeout, MaxConns: *maxConns, Hosts: proxyHosts(listenAddr, hosts)},
 		Log:      c.log.With("proxy", ln.Addr().String()),
 	}
 	mode := "http"
@@ -135,6 +130,16 @@ func (c *cli) proxy(args []string) int {
 		err = nil
 	}
 	return c.exit(err)
+}
+
+// proxyHosts are the Host names the HTTP proxy answers besides the
+// loopback names: LISTEN_ADDR's host when it is a name, and --allow-host.
+func proxyHosts(listenAddr string, extra []string) []string {
+	var hs []string
+	if h, _, err := net.SplitHostPort(listenAddr); err == nil && h != "" && net.ParseIP(h) == nil {
+		hs = append(hs, h)
+	}
+	return append(hs, extra...)
 }
 
 // checkLoopback refuses a LISTEN_ADDR that is not loopback unless public.

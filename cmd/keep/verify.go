@@ -6,13 +6,13 @@ import (
 	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,8 +30,11 @@ const exitRefused = 1
 const verifyUsage = `Usage: keep verify [flags] (HOST:PORT | --cert FILE)
 
 Checks a keep's RA-TLS certificate, from a TLS server or a PEM/DER file,
-against a policy, and prints a report. Exits 0 only if the policy accepts
-it; 1 if verification or the policy refused it; 125 on bad input.
+against a policy, and prints a report. Exits 0 only if every check passed
+and the policy accepts it; 1 if a check failed or the policy refused it;
+125 on bad input (2 on a bad command line). --json prints the report as
+described in docs/ATTESTATION-JSON.md ("verified": every check passed,
+"accepted": verified and the policy agreed).
 
 Without --policy the default policy applies: hardware TEEs only, signature
 verified, no debug, no simulated evidence; any module (reported).
@@ -59,89 +62,83 @@ func (c *cli) verify(args []string) int {
 	if (*certFile == "") == (fs.NArg() == 0) || fs.NArg() > 1 {
 		return c.exit(usageError{"verify: want HOST:PORT or --cert FILE (one of them)"})
 	}
-	policy := &netattest.Policy{}
-	if *policyFile != "" {
-		p, err := netattest.LoadPolicy(*policyFile)
+	over := netattest.Overrides{AllowSimulated: *allowSim, AllowDebug: *allowDebug, AllowNetwork: *allowNet, Legacy: *legacy}
+	if *nowFlag != "" {
+		t, err := time.Parse(time.RFC3339, *nowFlag)
 		if err != nil {
-			return c.exit(pathErr(err))
+			return c.exit(usageError{fmt.Sprintf("--now %q: want RFC 3339, e.g. 2025-07-19T10:00:00Z", *nowFlag)})
 		}
-		policy = p
+		over.Now = t
 	}
-	policy.AllowSimulated = policy.AllowSimulated || *allowSim
-	policy.AllowDebug = policy.AllowDebug || *allowDebug
+	var err error
+	if over.Collateral, err = collateralFlags(collateral); err != nil {
+		return c.exit(err)
+	}
+	v, err := netattest.LoadVerifier(*policyFile, over)
+	if err != nil {
+		return c.exit(pathErr(err))
+	}
 
 	var cert *x509.Certificate
-	var err error
 	if *certFile != "" {
-		cert, err = readCert(*certFile)
+		cert, err = netattest.LoadCertificate(*certFile)
+		err = pathErr(err)
 	} else {
 		cert, err = fetchCert(fs.Arg(0), *timeout)
 	}
 	if err != nil {
 		return c.exit(err)
 	}
-	opts := netattest.Options{Legacy: *legacy, AllowNetwork: *allowNet}
-	if *nowFlag != "" {
-		if opts.Now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
-			return c.exit(usageError{fmt.Sprintf("--now %q: want RFC 3339, e.g. 2025-07-19T10:00:00Z", *nowFlag)})
-		}
-	}
-	for _, kv := range collateral {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || v == "" {
-			return c.exit(usageError{fmt.Sprintf("--collateral %q: want NAME=FILE", kv)})
-		}
-		if policy.Collateral == nil {
-			policy.Collateral = map[string]string{}
-		}
-		policy.Collateral[k] = v
-	}
-	if opts, err = policy.Options(opts); err != nil {
-		return c.exit(err)
-	}
-	res, verr := netattest.VerifyCertificate(context.Background(), cert, opts)
-	verdict := policy.Evaluate(res)
-	rep := newReport(cert, res, verr, verdict)
+	res, verdict := v.Check(context.Background(), cert)
+	rep := &verifyOutput{Report: netattest.NewReport(cert, res, verdict)}
 	if *eventLog != "" {
-		if rep.EventLog, err = checkEventLog(*eventLog, res, rep.ModuleHash); err != nil {
+		// Only evidence that passed every check may vouch for an RTMR3.
+		var ec *keeps.Claims
+		if a := res.Attested(); a != nil {
+			ec = a.Evidence()
+		}
+		if rep.EventLog, err = checkEventLog(*eventLog, ec, rep.ModuleHash); err != nil {
 			return c.exit(err)
 		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		if err := enc.Encode(rep); err != nil {
+			return c.exit(err)
+		}
 	} else {
-		rep.print(c.stdout)
+		printReport(c.stdout, rep.Report)
 		if rep.EventLog != nil {
 			rep.EventLog.print(c.stdout)
 		}
 	}
-	if !verdict.Accepted || (rep.EventLog != nil && !rep.EventLog.OK) {
+	// Exit 0 only when every check passed and the policy accepted: both
+	// are in the report, derived from the checks and the verdict.
+	if !rep.Verified || !rep.Accepted || (rep.EventLog != nil && !rep.EventLog.OK) {
 		return exitRefused
 	}
 	return 0
 }
 
-func readCert(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, pathErr(err)
-	}
-	if len(data) > 1<<20 {
-		return nil, fmt.Errorf("%s: larger than 1 MiB", path)
-	}
-	if b, _ := pem.Decode(data); b != nil {
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%s: PEM block is %q, want CERTIFICATE", path, b.Type)
+// collateralFlags parses --collateral NAME=FILE flags; names are checked
+// against netattest.CollateralNames.
+func collateralFlags(flags []string) (map[string]string, error) {
+	var m map[string]string
+	for _, kv := range flags {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || v == "" {
+			return nil, usageError{fmt.Sprintf("--collateral %q: want NAME=FILE", kv)}
 		}
-		data = b.Bytes
+		if !slices.Contains(netattest.CollateralNames, k) {
+			return nil, usageError{fmt.Sprintf("--collateral %q: unknown collateral name %q (want one of %s)", kv, k, strings.Join(netattest.CollateralNames, ", "))}
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[k] = v
 	}
-	cert, err := x509.ParseCertificate(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return cert, nil
+	return m, nil
 }
 
 // fetchCert connects to addr and returns the server's certificate. The
@@ -163,71 +160,28 @@ func fetchCert(addr string, timeout time.Duration) (*x509.Certificate, error) {
 	return certs[0], nil
 }
 
-// report is keep verify's output.
-type report struct {
-	Fingerprint  string             `json:"fingerprint"`
-	Subject      string             `json:"subject"`
-	NotBefore    time.Time          `json:"not_before"`
-	NotAfter     time.Time          `json:"not_after"`
-	Format       string             `json:"format,omitempty"`
-	Tag          uint64             `json:"tag,omitempty"`
-	TEE          string             `json:"tee,omitempty"`
-	Simulated    bool               `json:"simulated"`
-	Debug        bool               `json:"debug"`
-	SigVerified  bool               `json:"signature_verified"`
-	ModuleHash   string             `json:"module_hash,omitempty"`
-	ConfigHash   string             `json:"config_hash,omitempty"`
-	Measurements map[string]string  `json:"measurements,omitempty"`
-	SVNs         map[string]uint64  `json:"svns,omitempty"`
-	TCBStatus    string             `json:"tcb_status,omitempty"`
-	Advisories   []string           `json:"advisories,omitempty"`
-	Notes        []string           `json:"notes,omitempty"`
-	Checks       []netattest.Check  `json:"checks"`
-	Error        string             `json:"error,omitempty"`
-	Verdict      *netattest.Verdict `json:"policy"`
-	EventLog     *eventLogReport    `json:"event_log,omitempty"` // --event-log (eventlog.go)
+// verifyOutput is keep verify's report: netattest.Report (the schema of
+// docs/ATTESTATION-JSON.md, shared with keep proxy) and, with --event-log,
+// the event log's replay.
+type verifyOutput struct {
+	*netattest.Report
+	EventLog *eventLogReport `json:"event_log,omitempty"` // --event-log (eventlog.go)
 }
 
-func newReport(cert *x509.Certificate, res *netattest.Result, verr error, v *netattest.Verdict) *report {
-	r := &report{
-		Fingerprint: "sha256:" + hex.EncodeToString(res.Fingerprint[:]),
-		Subject:     cert.Subject.String(),
-		NotBefore:   cert.NotBefore.UTC(),
-		NotAfter:    cert.NotAfter.UTC(),
-		Format:      res.Format,
-		Tag:         res.Tag,
-		Checks:      res.Checks,
-		Verdict:     v,
-	}
-	if verr != nil {
-		r.Error = verr.Error()
-	}
-	if res.Claims != nil {
-		if h := res.Claims.ModuleHash; h != nil {
-			r.ModuleHash = h.String()
-		}
-		if h := res.Claims.ConfigHash; h != nil {
-			r.ConfigHash = h.String()
-		}
-	}
-	if ec := res.Evidence; ec != nil {
-		r.TEE, r.Simulated, r.Debug, r.SigVerified = string(ec.TEE), ec.Simulated, ec.Debug, ec.SignatureVerified
-		r.TCBStatus, r.Notes, r.SVNs, r.Advisories = ec.TCBStatus, ec.Notes, ec.SVNs, ec.Advisories
-		r.Measurements = map[string]string{}
-		for k, m := range ec.Measurements {
-			r.Measurements[k] = hex.EncodeToString(m)
-		}
-	}
-	return r
-}
-
-func (r *report) print(w io.Writer) {
+// printReport prints keep verify's text report. Every verdict line comes
+// from the report's Verified and Accepted.
+func printReport(w io.Writer, r *netattest.Report) {
 	p := func(k, format string, a ...any) { fmt.Fprintf(w, "%-14s %s\n", k+":", fmt.Sprintf(format, a...)) }
 	p("certificate", "%s", r.Fingerprint)
 	p("subject", "%s", r.Subject)
-	p("validity", "%s to %s (not enforced)", r.NotBefore.Format(time.RFC3339), r.NotAfter.Format(time.RFC3339))
+	if r.NotBefore != nil && r.NotAfter != nil {
+		p("validity", "%s to %s (not enforced)", r.NotBefore.Format(time.RFC3339), r.NotAfter.Format(time.RFC3339))
+	}
 	if r.Format != "" {
 		p("format", "%s, tag %d", r.Format, r.Tag)
+	}
+	if !r.Verified {
+		fmt.Fprintln(w, "UNVERIFIED: a check failed, so nothing below is vouched for by a TEE")
 	}
 	if r.TEE != "" {
 		tee := r.TEE
@@ -235,7 +189,7 @@ func (r *report) print(w io.Writer) {
 			tee += "  (SIMULATED: not a real TEE)"
 		}
 		p("TEE", "%s", tee)
-		p("signature", "%s", map[bool]string{true: "verified to the vendor's root", false: "NOT verified"}[r.SigVerified])
+		p("signature", "%s", map[bool]string{true: "verified to the vendor's root", false: "NOT verified"}[r.SignatureVerified])
 		p("debug", "%v", r.Debug)
 	}
 	p("module hash", "%s", orNone(r.ModuleHash))
@@ -273,15 +227,13 @@ func (r *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %s %-20s %s\n", mark, c.Name, c.Detail)
 	}
-	if r.Error != "" {
-		p("error", "%s", r.Error)
-	}
-	if r.Verdict.Accepted {
+	p("verified", "%s", map[bool]string{true: "yes, every check passed", false: "NO"}[r.Verified])
+	if r.Verified && r.Accepted {
 		p("policy", "ACCEPTED")
 	} else {
-		p("policy", "REFUSED: %s", strings.Join(r.Verdict.Reasons, "; "))
+		p("policy", "REFUSED: %s", strings.Join(r.Reasons, "; "))
 	}
-	for _, n := range r.Verdict.NotPinned {
+	for _, n := range r.NotPinned {
 		p("not pinned", "%s", n)
 	}
 }
@@ -335,7 +287,7 @@ func (c *cli) attestCert(args []string) error {
 	d := runtime.DigestOf(wasm)
 	opts.ModuleDigest = d[:]
 	if *config != "" {
-		data, err := os.ReadFile(*config)
+		data, err := netattest.ReadFileLimited(*config, runtime.MaxConfigSize)
 		if err != nil {
 			return pathErr(err)
 		}

@@ -63,7 +63,8 @@ type Verifier struct {
 	// and ignore it.
 	V2Product string
 	// Getter fetches from AMD KDS when VerifyOptions.AllowNetwork is set;
-	// nil means go-sev-guest's default HTTPS getter.
+	// nil means a retrying getter that reads at most MaxKDSResponse bytes
+	// of a response.
 	Getter trust.HTTPSGetter
 }
 
@@ -217,7 +218,7 @@ func (v *Verifier) Verify(ctx context.Context, ev *keeps.Evidence, opts keeps.Ve
 		TrustedRoots:        roots,
 	}
 	if vo.Getter == nil && fetch {
-		vo.Getter = trust.DefaultHTTPSGetter()
+		vo.Getter = defaultGetter() // bounded bodies
 	}
 	fms := rep.GetCpuid1EaxFms()
 	if fms == 0 {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -21,13 +23,59 @@ func (p *Proxy) Handler() http.Handler {
 // every other request to the keep over an attested connection. When the
 // keep is refused or unreachable it answers 502 with the reason, as JSON
 // if the client asks for it (Accept: application/json), else as text.
+//
+// It answers only requests whose Host names the proxy itself (see
+// HostAllowed); any other gets 421 Misdirected Request, so that a web page
+// cannot reach the keep through a DNS name it controls (DNS rebinding).
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.init()
+	if ok, why := p.HostAllowed(r); !ok {
+		p.Log.Warn("request refused: Host is not this proxy", "host", r.Host, "remote", r.RemoteAddr)
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Connection", "close")
+		w.WriteHeader(http.StatusMisdirectedRequest)
+		fmt.Fprintf(w, "421 Misdirected Request\n\n%s\n", why)
+		return
+	}
 	if r.URL.Path == WellKnownPath {
 		p.serveAttestation(w, r)
 		return
 	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// loopbackNames are the names of this machine a Host header may use.
+var loopbackNames = []string{"localhost", "127.0.0.1", "::1"}
+
+// HostAllowed reports whether r's Host header names this proxy: one of
+// localhost, 127.0.0.1, [::1], the IP address the client connected to,
+// or a name in Options.Hosts, with the port the client connected to (a
+// Host without a port means port 80). Otherwise it says why not.
+func (p *Proxy) HostAllowed(r *http.Request) (bool, string) {
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	tcp, ok := local.(*net.TCPAddr)
+	if !ok {
+		return false, "the proxy cannot tell which address this request came to"
+	}
+	port := strconv.Itoa(tcp.Port)
+	host, hport := r.Host, "80"
+	if h, pt, err := net.SplitHostPort(r.Host); err == nil {
+		host, hport = h, pt
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	names := append(append([]string{tcp.IP.String()}, loopbackNames...), p.Options.Hosts...)
+	self := net.JoinHostPort("localhost", port)
+	if hport == port && host != "" && slices.ContainsFunc(names, func(n string) bool {
+		return strings.TrimSuffix(strings.ToLower(strings.Trim(n, "[]")), ".") == host
+	}) {
+		return true, ""
+	}
+	return false, fmt.Sprintf("This proxy answers only requests for its own address (such as %s or %s); this one asked for Host %q. "+
+		"Requests for other names are refused so that a web page cannot reach the keep through a DNS name it controls (DNS rebinding). "+
+		"To use another name for this proxy, start it with --allow-host NAME.", self, net.JoinHostPort(tcp.IP.String(), port), r.Host)
 }
 
 // Serve serves HTTP on ln until Close, with ReadHeaderTimeout and at most

@@ -56,6 +56,10 @@ type Options struct {
 	// before it is verified again (default 5 s). Accepted certificates stay
 	// accepted for as long as they are cached, as with netattest.Verifier.
 	RefusalTTL time.Duration
+	// Hosts are further names (without a port) that HTTP clients may use
+	// for the proxy in their Host header, besides localhost, 127.0.0.1,
+	// [::1] and the IP address they connected to. See Proxy.HostAllowed.
+	Hosts []string
 }
 
 // Proxy forwards plaintext clients to the keep at KeepAddr over attested
@@ -95,43 +99,17 @@ type verifyCall struct {
 	a    *Attestation
 }
 
-// Attestation is what the proxy established about the keep's certificate:
-// the JSON of /.well-known/keep-attestation.
+// Attestation is what the proxy established about the keep's
+// certificate: the JSON of /.well-known/keep-attestation, which is
+// netattest.Report (the schema keep verify --json prints too, documented
+// in docs/ATTESTATION-JSON.md) with Keep and VerifiedAt set. The proxy
+// forwards to the keep only when Accepted, which NewReport derives from the
+// checks and the policy's verdict.
 type Attestation struct {
-	// Verified is true when the certificate passed verification
-	// (signature, evidence, bindings).
-	Verified bool `json:"verified"`
-	// PolicyAccepted is true when, in addition, the policy accepted it:
-	// only then does the proxy forward anything.
-	PolicyAccepted    bool              `json:"policy_accepted"`
-	TEE               string            `json:"tee"`
-	Simulated         bool              `json:"simulated"`
-	Debug             bool              `json:"debug"`
-	SignatureVerified bool              `json:"signature_verified"`
-	ModuleHash        string            `json:"module_hash"`
-	ConfigHash        string            `json:"config_hash"`
-	Measurements      map[string]string `json:"measurements"`
-	TCBStatus         string            `json:"tcb_status"`
-	// Reasons say why the keep was refused or could not be reached; empty
-	// when accepted.
-	Reasons []string `json:"reasons"`
-	// NotPinned lists what the policy left open.
-	NotPinned []string `json:"not_pinned"`
-	// Fingerprint is "sha256:<hex>" of the certificate's DER; empty when
-	// no certificate was received.
-	Fingerprint string            `json:"fingerprint"`
-	Checks      []netattest.Check `json:"checks"`
-	// VerifiedAt is when the certificate was verified (whole seconds,
-	// UTC), or when the keep was found unreachable.
-	VerifiedAt time.Time `json:"verified_at"`
-	// Keep is the keep's address.
-	Keep string `json:"keep"`
+	netattest.Report
 
 	expires time.Time // refusals only: when to verify again
 }
-
-// Accepted reports whether the keep may be talked to.
-func (a *Attestation) Accepted() bool { return a.Verified && a.PolicyAccepted }
 
 // Reason is the reasons joined into one line.
 func (a *Attestation) Reason() string { return strings.Join(a.Reasons, "; ") }
@@ -141,11 +119,26 @@ func (a *Attestation) clone() *Attestation {
 	c.Reasons = append([]string{}, a.Reasons...)
 	c.NotPinned = append([]string{}, a.NotPinned...)
 	c.Checks = append([]netattest.Check{}, a.Checks...)
+	c.Advisories = append([]string(nil), a.Advisories...)
+	c.Notes = append([]string(nil), a.Notes...)
 	c.Measurements = make(map[string]string, len(a.Measurements))
 	for k, v := range a.Measurements {
 		c.Measurements[k] = v
 	}
+	if a.SVNs != nil {
+		c.SVNs = make(map[string]uint64, len(a.SVNs))
+		for k, v := range a.SVNs {
+			c.SVNs[k] = v
+		}
+	}
 	return &c
+}
+
+// newAttestation stamps a report with the keep's address and the time.
+func (p *Proxy) newAttestation(r *netattest.Report) *Attestation {
+	now := time.Now().UTC().Truncate(time.Second)
+	r.Keep, r.VerifiedAt = p.KeepAddr, &now
+	return &Attestation{Report: *r}
 }
 
 // RefusedError is returned when the keep's certificate failed verification
@@ -255,7 +248,7 @@ func (p *Proxy) tlsConfig(ctx context.Context, got **Attestation) *tls.Config {
 			}
 			a := p.verify(ctx, cs.PeerCertificates[0])
 			*got = a
-			if !a.Accepted() {
+			if !a.Accepted {
 				return &RefusedError{Attestation: a}
 			}
 			return nil
@@ -285,7 +278,7 @@ func (p *Proxy) Dial(ctx context.Context) (*tls.Conn, *Attestation, error) {
 	tc := tls.Client(raw, p.tlsConfig(ctx, &a))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		if a != nil && !a.Accepted() {
+		if a != nil && !a.Accepted {
 			return nil, a.clone(), &RefusedError{Attestation: a.clone()}
 		}
 		return nil, nil, &UnreachableError{p.KeepAddr, fmt.Errorf("TLS handshake: %w", err)}
@@ -334,7 +327,7 @@ func (p *Proxy) verify(ctx context.Context, cert *x509.Certificate) *Attestation
 		close(c.done)
 	}()
 
-	if a.Accepted() {
+	if a.Accepted {
 		p.Log.Info("keep verified", "keep", p.KeepAddr, "fingerprint", a.Fingerprint, "tee", a.TEE, "simulated", a.Simulated, "module_hash", a.ModuleHash, "not_pinned", strings.Join(a.NotPinned, "; "))
 	} else {
 		p.Log.Warn("keep refused: nothing is forwarded to it", "keep", p.KeepAddr, "fingerprint", a.Fingerprint, "reason", a.Reason())
@@ -347,39 +340,9 @@ func (p *Proxy) verify(ctx context.Context, cert *x509.Certificate) *Attestation
 
 func (p *Proxy) verifyNow(ctx context.Context, cert *x509.Certificate, fp [32]byte) *Attestation {
 	p.verifications.Add(1)
-	res, verr := netattest.VerifyCertificate(ctx, cert, p.Verifier.Options)
-	verdict := p.Verifier.Policy.Evaluate(res)
-	a := &Attestation{
-		Verified:       verr == nil,
-		PolicyAccepted: verr == nil && verdict.Accepted,
-		Measurements:   map[string]string{},
-		Reasons:        []string{},
-		NotPinned:      append([]string{}, verdict.NotPinned...),
-		Fingerprint:    "sha256:" + hex.EncodeToString(fp[:]),
-		Checks:         append([]netattest.Check{}, res.Checks...),
-		VerifiedAt:     time.Now().UTC().Truncate(time.Second),
-		Keep:           p.KeepAddr,
-	}
-	if verr != nil {
-		a.Reasons = append(a.Reasons, "certificate verification failed: "+verr.Error())
-	} else {
-		a.Reasons = append(a.Reasons, verdict.Reasons...)
-	}
-	if cl := res.Claims; cl != nil {
-		if cl.ModuleHash != nil {
-			a.ModuleHash = cl.ModuleHash.String()
-		}
-		if cl.ConfigHash != nil {
-			a.ConfigHash = cl.ConfigHash.String()
-		}
-	}
-	if ec := res.Evidence; ec != nil {
-		a.TEE, a.Simulated, a.Debug, a.SignatureVerified, a.TCBStatus = string(ec.TEE), ec.Simulated, ec.Debug, ec.SignatureVerified, ec.TCBStatus
-		for k, m := range ec.Measurements {
-			a.Measurements[k] = hex.EncodeToString(m)
-		}
-	}
-	if !a.Accepted() {
+	res, verdict := p.Verifier.Check(ctx, cert)
+	a := p.newAttestation(netattest.NewReport(cert, res, verdict))
+	if !a.Accepted {
 		ttl := p.Options.RefusalTTL
 		if ttl <= 0 {
 			ttl = DefaultRefusalTTL
@@ -392,15 +355,9 @@ func (p *Proxy) verifyNow(ctx context.Context, cert *x509.Certificate, fp [32]by
 // refusedReport is a report for a certificate whose verification could not
 // be finished; it is not cached.
 func (p *Proxy) refusedReport(fp [32]byte, err error) *Attestation {
-	return &Attestation{
-		Measurements: map[string]string{},
-		Reasons:      []string{err.Error()},
-		NotPinned:    []string{},
-		Checks:       []netattest.Check{},
-		Fingerprint:  "sha256:" + hex.EncodeToString(fp[:]),
-		VerifiedAt:   time.Now().UTC().Truncate(time.Second),
-		Keep:         p.KeepAddr,
-	}
+	a := p.newAttestation(netattest.Unreachable(err.Error()))
+	a.Fingerprint = "sha256:" + hex.EncodeToString(fp[:])
+	return a
 }
 
 // Attestation does a fresh TLS handshake with the keep and returns the
@@ -414,14 +371,7 @@ func (p *Proxy) Attestation(ctx context.Context) (*Attestation, error) {
 		c.Close()
 	}
 	if a == nil {
-		a = &Attestation{
-			Measurements: map[string]string{},
-			Reasons:      []string{err.Error()},
-			NotPinned:    []string{},
-			Checks:       []netattest.Check{},
-			VerifiedAt:   time.Now().UTC().Truncate(time.Second),
-			Keep:         p.KeepAddr,
-		}
+		a = p.newAttestation(netattest.Unreachable(err.Error()))
 	}
 	return a, err
 }

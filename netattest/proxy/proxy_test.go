@@ -13,12 +13,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/keepwasm/keep/keeps"
 	"github.com/keepwasm/keep/keeps/sim"
 	"github.com/keepwasm/keep/netattest"
 )
@@ -137,17 +140,17 @@ func TestProxyForwardsToAcceptedKeep(t *testing.T) {
 		t.Fatalf("GET /hello = %d %q", code, body)
 	}
 	a := attestation(t, front.URL)
-	if !a.Verified || !a.PolicyAccepted || a.TEE != "sim" || !a.Simulated || a.Debug ||
+	if !a.Verified || !a.Accepted || a.TEE != "sim" || !a.Simulated || a.Debug ||
 		a.ModuleHash != digest("good") || a.Fingerprint != fingerprint(k.id.Load()) ||
 		len(a.Checks) == 0 || len(a.Reasons) != 0 || a.Measurements["sim"] == "" || a.Keep != k.addr() {
 		t.Fatalf("attestation = %+v", a)
 	}
-	if time.Since(a.VerifiedAt) > time.Minute {
+	if a.VerifiedAt == nil || time.Since(*a.VerifiedAt) > time.Minute {
 		t.Fatalf("verified_at = %v", a.VerifiedAt)
 	}
 	// The raw JSON has the documented keys, with arrays never null.
 	_, raw := get(t, front.URL+WellKnownPath, "")
-	for _, key := range []string{`"verified": true`, `"policy_accepted": true`, `"tee": "sim"`, `"simulated": true`, `"debug": false`,
+	for _, key := range []string{`"verified": true`, `"accepted": true`, `"tee": "sim"`, `"simulated": true`, `"debug": false`,
 		`"module_hash": "sha384:`, `"config_hash": ""`, `"measurements": {`, `"tcb_status": ""`, `"reasons": []`,
 		`"not_pinned": [`, `"fingerprint": "sha256:`, `"checks": [`, `"verified_at": "`} {
 		if !strings.Contains(raw, key) {
@@ -179,11 +182,11 @@ func TestProxyRefusesKeep(t *testing.T) {
 			code, body = get(t, front.URL+"/x", "application/json")
 			var eb errorBody
 			if err := json.Unmarshal([]byte(body), &eb); err != nil || code != http.StatusBadGateway || !eb.Refused ||
-				!strings.Contains(strings.Join(eb.Reasons, ";"), tc.want) || eb.Attestation == nil || eb.Attestation.PolicyAccepted {
+				!strings.Contains(strings.Join(eb.Reasons, ";"), tc.want) || eb.Attestation == nil || eb.Attestation.Accepted {
 				t.Fatalf("GET /x (JSON) = %d %s (%v)", code, body, err)
 			}
 			a := attestation(t, front.URL)
-			if !a.Verified || a.PolicyAccepted || !strings.Contains(a.Reason(), tc.want) || a.ModuleHash != digest("other") {
+			if !a.Verified || a.Accepted || !strings.Contains(a.Reason(), tc.want) || a.ModuleHash != digest("other") {
 				t.Fatalf("attestation = %+v", a)
 			}
 			if n := k.hits.Load(); n != 0 {
@@ -206,7 +209,7 @@ func TestProxyCertificateChange(t *testing.T) {
 
 	k.restart(t, simIdentity(t, "good"))
 	a2 := attestation(t, front.URL)
-	if !a2.PolicyAccepted || a2.Fingerprint == a1.Fingerprint || a2.Fingerprint != fingerprint(k.id.Load()) {
+	if !a2.Accepted || a2.Fingerprint == a1.Fingerprint || a2.Fingerprint != fingerprint(k.id.Load()) {
 		t.Fatalf("after a new certificate: %+v (was %s)", a2, a1.Fingerprint)
 	}
 	if n := p.verifications.Load(); n != 2 {
@@ -216,7 +219,7 @@ func TestProxyCertificateChange(t *testing.T) {
 	k.restart(t, simIdentity(t, "evil"))
 	before := k.hits.Load()
 	a3 := attestation(t, front.URL)
-	if a3.PolicyAccepted || !strings.Contains(a3.Reason(), "module hash") {
+	if a3.Accepted || !strings.Contains(a3.Reason(), "module hash") {
 		t.Fatalf("after a refused certificate: %+v", a3)
 	}
 	if code, body := get(t, front.URL+"/", ""); code != http.StatusBadGateway || !strings.Contains(body, "module hash") {
@@ -239,7 +242,7 @@ func TestProxyUnreachable(t *testing.T) {
 		t.Fatalf("GET / = %d %q", code, body)
 	}
 	a := attestation(t, front.URL)
-	if a.Verified || a.PolicyAccepted || a.Fingerprint != "" || !strings.Contains(a.Reason(), "cannot reach") {
+	if a.Verified || a.Accepted || a.Fingerprint != "" || !strings.Contains(a.Reason(), "cannot reach") {
 		t.Fatalf("attestation = %+v", a)
 	}
 }
@@ -253,7 +256,7 @@ func TestProxyNoEvidence(t *testing.T) {
 	if code != http.StatusBadGateway || !strings.Contains(body, "failed attestation") || !strings.Contains(body, "evidence extension") {
 		t.Fatalf("GET / = %d %q", code, body)
 	}
-	if a := attestation(t, front.URL); a.Verified || a.PolicyAccepted || a.Fingerprint == "" {
+	if a := attestation(t, front.URL); a.Verified || a.Accepted || a.Fingerprint == "" {
 		t.Fatalf("attestation = %+v", a)
 	}
 }
@@ -421,8 +424,8 @@ func TestProxyResumesSessions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
 		}
-		if !a.Accepted() || a.ModuleHash != digest("echo") {
-			t.Errorf("dial %d: attestation accepted %v, module %s", i, a.Accepted(), a.ModuleHash)
+		if !a.Accepted || a.ModuleHash != digest("echo") {
+			t.Errorf("dial %d: attestation accepted %v, module %s", i, a.Accepted, a.ModuleHash)
 		}
 		if resumed := c.ConnectionState().DidResume; resumed != (i > 0) {
 			t.Errorf("dial %d: resumed %v, want %v", i, resumed, i > 0)
@@ -444,5 +447,111 @@ func TestProxyResumesSessions(t *testing.T) {
 		if _, _, err := q.Dial(context.Background()); err == nil {
 			t.Fatalf("dial %d: a keep the policy refuses was accepted", i)
 		}
+	}
+}
+
+// Requests whose Host is not the proxy get 421 and never reach the keep
+// (a guard against DNS rebinding); the proxy's own names are served.
+func TestHostGuard(t *testing.T) {
+	k := startFakeKeep(t, "good")
+	p := &Proxy{KeepAddr: k.addr(), Verifier: netattest.NewVerifier(&netattest.Policy{AllowSimulated: true}, netattest.Options{}),
+		Options: Options{Hosts: []string{"keep.example"}}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(ln)
+	t.Cleanup(func() { p.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{
+		{"127.0.0.1:" + port, true},
+		{"localhost:" + port, true},
+		{"LOCALHOST.:" + port, true},
+		{"[::1]:" + port, true},
+		{"keep.example:" + port, true},
+		{"evil.example:" + port, false}, // a rebound name
+		{"127.0.0.1", port == "80"},     // no port means 80
+		{"localhost:1" + port, false},   // another port
+		{"127.0.0.2:" + port, false},    // another address
+		{"keep.example.evil.example:" + port, false},
+	} {
+		for _, path := range []string{"/hello", WellKnownPath} {
+			before := k.hits.Load()
+			req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+path, nil)
+			req.Host = tc.host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tc.ok {
+				if resp.StatusCode != 200 {
+					t.Errorf("Host %q %s: %d %s", tc.host, path, resp.StatusCode, body)
+				}
+				continue
+			}
+			if resp.StatusCode != http.StatusMisdirectedRequest || !strings.Contains(string(body), "DNS rebinding") ||
+				!strings.Contains(string(body), "localhost:"+port) || k.hits.Load() != before {
+				t.Errorf("Host %q %s: %d %s (keep hits %d -> %d); want 421 with the reason and nothing forwarded",
+					tc.host, path, resp.StatusCode, body, before, k.hits.Load())
+			}
+		}
+	}
+	// HTTP/1.0 without a Host header at all.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /hello HTTP/1.0\r\n\r\n")
+	if b, _ := io.ReadAll(c); !strings.HasPrefix(string(b), "HTTP/1.0 421 ") {
+		t.Errorf("HTTP/1.0 without Host: %q", b)
+	}
+}
+
+// replayAttester returns one captured quote whatever it is asked to bind.
+type replayAttester struct{ quote []byte }
+
+func (replayAttester) TEE() keeps.TEE { return keeps.TEETDX }
+func (a replayAttester) Attest(context.Context, keeps.ReportData) (*keeps.Evidence, error) {
+	return &keeps.Evidence{Tag: keeps.TagIntelQuote, Data: a.quote}, nil
+}
+
+// A keep presenting a forged certificate (a genuine TDX quote under another
+// key) gets nothing forwarded, and the attestation says verified and
+// accepted false with the failed binding, even under a policy pinning the
+// quote's own values and giving its collateral.
+func TestForgedKeepRefused(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "vectors", "tdx", name))
+		if err != nil {
+			t.Fatalf("test vectors (../shared beside the repo): %v", err)
+		}
+		return b
+	}
+	d := sha512.Sum384([]byte("forged"))
+	id, err := netattest.Issue(context.Background(), replayAttester{read("dcap-qvl-tdx_quote")}, netattest.IssueOptions{ModuleDigest: d[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := startFakeKeep(t, "unused")
+	k.restart(t, id)
+	policy := &netattest.Policy{TEE: []keeps.TEE{keeps.TEETDX}, ModuleHashes: []string{digest("forged")},
+		TDX: netattest.TDXPolicy{MRTD: []string{"91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7"}}}
+	opts := netattest.Options{Now: time.Date(2025, 7, 19, 10, 0, 34, 0, time.UTC), Collateral: map[string][]byte{"intel": read("dcap-qvl-tdx_quote_collateral.json")}}
+	p := &Proxy{KeepAddr: k.addr(), Verifier: netattest.NewVerifier(policy, opts)}
+	front := httptest.NewServer(p.Handler())
+	t.Cleanup(func() { front.Close(); p.Close() })
+
+	if code, body := get(t, front.URL+"/hello", ""); code != http.StatusBadGateway || k.hits.Load() != 0 {
+		t.Fatalf("GET /hello = %d %s, keep hits %d; want 502 and nothing forwarded", code, body, k.hits.Load())
+	}
+	a := attestation(t, front.URL)
+	if a.Verified || a.Accepted || !strings.Contains(a.Reason(), "report data binding") || a.TCBStatus != "UpToDate" {
+		t.Fatalf("attestation verified=%v accepted=%v reasons=%q tcb=%q", a.Verified, a.Accepted, a.Reasons, a.TCBStatus)
 	}
 }

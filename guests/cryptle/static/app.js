@@ -101,7 +101,7 @@ async function loadAttestation() {
     return;
   }
   const verified = a.verified === true;
-  const accepted = verified && a.policy_accepted === true;
+  const accepted = verified && a.accepted === true;
   const reasons = Array.isArray(a.reasons) ? a.reasons : [];
   $("#attestation").dataset.verified = String(accepted);
   if (accepted) {
@@ -117,8 +117,8 @@ async function loadAttestation() {
   if (a.simulated === true) setText("att-simulated", "SIMULATED — not a real TEE", "bad");
   else if (verified && a.simulated === false) setText("att-simulated", "no (hardware TEE)", "good");
   else setText("att-simulated", "unknown");
-  if (a.policy_accepted === true) setText("att-policy", "accepted", "good");
-  else if (a.policy_accepted === false) {
+  if (a.accepted === true) setText("att-policy", "accepted", "good");
+  else if (a.accepted === false) {
     setText("att-policy", "REJECTED" + (reasons.length ? ": " + reasons.join("; ") : ""), "bad");
   } else setText("att-policy", "unknown");
   setText("att-module-hash", a.module_hash ? String(a.module_hash) : "unknown");
