@@ -53,6 +53,10 @@ type Sockets struct {
 	wake chan struct{}
 	log  *slog.Logger
 
+	// open counts connections not yet closed, including those the guest
+	// closed whose data is still being flushed.
+	open sync.WaitGroup
+
 	mu    sync.Mutex
 	fds   map[int32]sock
 	files map[int32]*fdInfo // Keep's rights table for wazero's fds (rights.go)
@@ -78,11 +82,22 @@ func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
 		s.fds[int32(l.FD)] = newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log, l.Metrics)
 	}
 	for _, c := range cs {
-		k := newConnSock(c.Conn, s.notify, nil)
+		k := s.newConn(c.Conn, nil)
 		k.setNonblock(true)
 		s.fds[int32(c.FD)] = k
 	}
 	return s
+}
+
+// newConn makes a connection socket whose closing Close waits for.
+func (s *Sockets) newConn(c net.Conn, release func()) *connSock {
+	s.open.Add(1)
+	return newConnSock(c, s.notify, func() {
+		if release != nil {
+			release()
+		}
+		s.open.Done()
+	})
 }
 
 func (s *Sockets) notify() {
@@ -92,15 +107,18 @@ func (s *Sockets) notify() {
 	}
 }
 
-// Close closes every socket.
+// Close closes every socket. It returns once every connection is closed,
+// those the guest closed before included: what the guest wrote is flushed
+// first, for at most writeLinger.
 func (s *Sockets) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var errs []error
 	for fd, k := range s.fds {
 		errs = append(errs, k.close())
 		delete(s.fds, fd)
 	}
+	s.mu.Unlock()
+	s.open.Wait()
 	return errors.Join(errs...)
 }
 
@@ -274,7 +292,7 @@ func peerIdentity(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = errnoBadf
 		return
 	}
-	c, ok := s.get(int32(stack[0])).(*connSock)
+	c, ok := s.get(int32(uint32(stack[0]))).(*connSock)
 	switch {
 	case !ok:
 		stack[0] = errnoBadf
@@ -353,6 +371,10 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 	switch {
 	case name == "poll_oneoff":
 		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+			if !pollFits(mod, uint32(stack[2])) {
+				stack[0] = errnoInval
+				return
+			}
 			s := fromContext(ctx)
 			switch {
 			case s != nil && s.pollInvolves(mod, stack):
@@ -368,12 +390,20 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			s := fromContext(ctx)
 			if s == nil {
-				w.fdRenumber(ctx, mod, stack)
-				return
+				s = noSockets // for fd_renumber(x, x)
 			}
-			from, to := int32(stack[0]), int32(stack[1])
+			from, to := int32(uint32(stack[0])), int32(uint32(stack[1]))
 			kf, kt := s.get(from), s.get(to)
 			switch {
+			case from == to && kf != nil:
+				stack[0] = errnoSuccess // renumbering a socket onto itself changes nothing
+			case from == to:
+				// The same for wazero's fds, which it would close: only
+				// BADF if the fd is not open.
+				stack[0] = errnoSuccess
+				if errno, _ := w.fdstat(ctx, mod, uint64(uint32(from))); errno != errnoSuccess && errno != errnoUnknown {
+					stack[0] = errnoBadf
+				}
 			case kf == nil && kt == nil:
 				if w.fdRenumber(ctx, mod, stack); stack[0] == errnoSuccess {
 					s.renumberFile(from, to)
@@ -401,7 +431,7 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			s := fromContext(ctx)
 			if s != nil {
-				if k := s.get(int32(stack[0])); k != nil {
+				if k := s.get(int32(uint32(stack[0]))); k != nil {
 					stack[0] = h(ctx, s, k, mod, stack)
 					return
 				}
@@ -485,7 +515,7 @@ func (s *Sockets) renumber(from, to int32) uint64 {
 // ---- handlers ----
 
 func fdClose(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
-	s.remove(int32(stack[0]))
+	s.remove(int32(uint32(stack[0])))
 	k.close()
 	return errnoSuccess
 }
@@ -598,7 +628,10 @@ func sockRecv(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []u
 	return errnoSuccess
 }
 
-func (s *Sockets) send(k sock, mod api.Module, iovs, n uint32) (uint32, uint64) {
+// send copies the guest's iovecs into the connection's write-behind
+// buffer. A non-blocking socket takes what fits (EAGAIN if nothing does);
+// a blocking one waits for room until everything is taken or the run ends.
+func (s *Sockets) send(ctx context.Context, k sock, mod api.Module, iovs, n uint32) (uint32, uint64) {
 	c, ok := k.(*connSock)
 	if !ok {
 		return 0, errnoNotconn
@@ -609,13 +642,23 @@ func (s *Sockets) send(k sock, mod api.Module, iovs, n uint32) (uint32, uint64) 
 	}
 	total := uint32(0)
 	for _, b := range bufs {
-		m, err := c.write(b)
-		total += uint32(m)
-		if err != nil {
-			if total > 0 {
+		for len(b) > 0 {
+			m, err := c.write(b)
+			total += uint32(m)
+			b = b[m:]
+			switch {
+			case err != nil && total > 0:
 				return total, errnoSuccess
+			case err != nil:
+				return 0, errnoPipe
+			case m > 0:
+			case c.nonblocking() && total > 0:
+				return total, errnoSuccess
+			case c.nonblocking():
+				return 0, errnoAgain
+			default:
+				s.wait(ctx, -1)
 			}
-			return 0, errnoPipe
 		}
 	}
 	return total, errnoSuccess
@@ -623,7 +666,7 @@ func (s *Sockets) send(k sock, mod api.Module, iovs, n uint32) (uint32, uint64) 
 
 // fd_write(fd, iovs, iovs_len, result.nwritten)
 func fdWrite(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
-	n, errno := s.send(k, mod, uint32(stack[1]), uint32(stack[2]))
+	n, errno := s.send(ctx, k, mod, uint32(stack[1]), uint32(stack[2]))
 	if errno == errnoSuccess && !mod.Memory().WriteUint32Le(uint32(stack[3]), n) {
 		return errnoFault
 	}
@@ -632,10 +675,10 @@ func fdWrite(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []ui
 
 // sock_send(fd, si_data, si_data_len, si_flags, result.so_datalen)
 func sockSend(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
-	if stack[3] != 0 {
+	if uint32(stack[3]) != 0 { // si_flags: WASI defines none
 		return errnoNotsup
 	}
-	n, errno := s.send(k, mod, uint32(stack[1]), uint32(stack[2]))
+	n, errno := s.send(ctx, k, mod, uint32(stack[1]), uint32(stack[2]))
 	if errno == errnoSuccess && !mod.Memory().WriteUint32Le(uint32(stack[4]), n) {
 		return errnoFault
 	}
@@ -655,7 +698,7 @@ func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack [
 	for {
 		a, err := l.accept()
 		if a != nil {
-			cs := newConnSock(a.conn, s.notify, l.release)
+			cs := s.newConn(a.conn, l.release)
 			cs.peer = a.peer
 			cs.setNonblock(flags&fdflagNonblock != 0)
 			fd := s.add(cs)
