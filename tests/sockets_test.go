@@ -557,3 +557,98 @@ func TestSocketsCSendFlags(t *testing.T) {
 		t.Fatalf("guest exit %d\n%s", code, k.stderr.String())
 	}
 }
+
+// buildC compiles tests/testdata/c/NAME.c for wasm32-wasi with clang-14.
+func buildC(t *testing.T, name string) string {
+	t.Helper()
+	clang, err := exec.LookPath("clang-14")
+	if err != nil {
+		t.Fatal("this test needs clang-14 with wasi-libc (Debian: clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32; .ci/run installs them)")
+	}
+	wasm := filepath.Join(t.TempDir(), name+".wasm")
+	if out, err := exec.Command(clang, "--target=wasm32-wasi", "-O2", "-o", wasm, filepath.Join(repoRoot, "tests", "testdata", "c", name+".c")).CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, out)
+	}
+	return wasm
+}
+
+// echoOnce writes msg on c and reads it back.
+func echoOnce(t *testing.T, c net.Conn, msg string) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(60 * time.Second)) // hang guard
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+		t.Fatalf("echo of %q: %q, %v", msg, buf, err)
+	}
+}
+
+// A C guest written for Enarx, with blocking accept/read/write and no
+// fcntl: its listener starts blocking, as in Enarx (not EAGAIN at once).
+// It serves two concurrent clients one after the other: the second waits
+// in the accept queue and is served once the first closes. With
+// nonblock = true in the config the same guest gets EAGAIN from accept;
+// and a guest blocked in accept stops on --timeout.
+func TestSocketsCBlockingStartMode(t *testing.T) {
+	t.Parallel()
+	wasm := buildC(t, "echo_blocking")
+	dir := t.TempDir()
+	k := startKeep(t, 1, "--config", writeFile(t, dir, "Enarx.toml", listenConfig("tcp", "")), wasm)
+	addr := k.addrs["ingest"]
+	c1, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOnce(t, c1, "first client")
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	io.WriteString(c2, "second ")
+	echoOnce(t, c1, "first again")
+	c1.Close()
+	// The second client's first bytes waited in the queue; now it is served.
+	c2.SetDeadline(time.Now().Add(60 * time.Second)) // hang guard
+	buf := make([]byte, 7)
+	if _, err := io.ReadFull(c2, buf); err != nil || string(buf) != "second " {
+		t.Fatalf("second client: %q, %v", buf, err)
+	}
+	echoOnce(t, c2, "client")
+
+	nb := startKeep(t, 1, "--config", writeFile(t, dir, "nb.toml", listenConfig("tcp", "nonblock = true\n")), wasm)
+	if code := nb.wait(t); code != 1 || !strings.Contains(nb.stderr.String(), "accept: Resource temporarily unavailable") {
+		t.Fatalf("with nonblock = true: exit %d, want 1 with EAGAIN from accept\n%s", code, nb.stderr.String())
+	}
+
+	stop := startKeep(t, 1, "--timeout", "2s", "--config", writeFile(t, dir, "stop.toml", listenConfig("tcp", "")), wasm)
+	if code := stop.wait(t); code != 124 {
+		t.Fatalf("--timeout with the guest blocked in accept: exit %d, want 124\n%s", code, stop.stderr.String())
+	}
+}
+
+// TLS listeners accept TLS 1.3 only by default; tls_min_version = "1.2"
+// lets TLS 1.2 clients in.
+func TestSocketsTLSMinVersion(t *testing.T) {
+	t.Parallel()
+	guest := buildGuest(t, "echo")
+	dir := t.TempDir()
+	strict := startKeep(t, 1, "--config", writeFile(t, dir, "a.toml", listenConfig("tls", "")), guest)
+	old := startKeep(t, 1, "--config", writeFile(t, dir, "b.toml", listenConfig("tls", "tls_min_version = \"1.2\"\n")), guest)
+	tls12 := &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12}
+	if c, err := tls.Dial("tcp", strict.addrs["ingest"], tls12); err == nil {
+		c.Close()
+		t.Fatal("a TLS 1.2 client was accepted by default")
+	} else if !strings.Contains(err.Error(), "protocol version") {
+		t.Fatalf("a TLS 1.2 client by default: %v, want a protocol version alert", err)
+	}
+	c, err := tls.Dial("tcp", old.addrs["ingest"], tls12)
+	if err != nil {
+		t.Fatalf("a TLS 1.2 client with tls_min_version = \"1.2\": %v", err)
+	}
+	echoOnce(t, c, "over TLS 1.2")
+	c.Close()
+	echoMany(t, strict.addrs["ingest"], &tls.Config{InsecureSkipVerify: true}, 3) // TLS 1.3
+}

@@ -79,7 +79,7 @@ func (rig *hostRig) env() *hostEnv {
 		peer = p
 		return c
 	}
-	s := NewSockets([]Listener{{FD: 4, Name: "l", Listener: listen(t)}}, []Conn{{FD: 5, Name: "c", Conn: dial()}}, nil)
+	s := NewSockets([]Listener{{FD: 4, Name: "l", Listener: listen(t), Nonblock: true}}, []Conn{{FD: 5, Name: "c", Conn: dial(), Nonblock: true}}, nil)
 	fd5peer := peer
 	withPeer := newConnSock(dial(), s.notify, nil)
 	withPeer.peer = []byte(`{"auth":"ca"}`)

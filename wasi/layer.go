@@ -39,6 +39,8 @@ type Listener struct {
 	// Metrics, if set, counts the listener's TLS handshakes and the times
 	// it reaches MaxConns.
 	Metrics metrics.Sink
+	// Nonblock is the mode the fd starts in (see NewSockets).
+	Nonblock bool
 }
 
 // Conn is a connected socket for the guest at fd FD.
@@ -46,6 +48,8 @@ type Conn struct {
 	FD   uint32
 	Name string
 	Conn net.Conn
+	// Nonblock is the mode the fd starts in (see NewSockets).
+	Nonblock bool
 }
 
 // Sockets is the socket state of one run: the fds Keep owns.
@@ -67,23 +71,27 @@ type Sockets struct {
 // NewSockets returns the socket state for a run; it starts accepting and
 // reading at once. Close it when the run ends.
 //
-// The listen and connect fds start in non-blocking mode, as the fds a Go
-// program's net package makes itself: Go's os.NewFile keeps the mode it
-// finds, and only a non-blocking fd goes to its poller, so an ordinary Go
-// guest (net.FileListener(os.NewFile(3, ""))) serves many connections at
-// once. A C guest that wants blocking calls clears O_NONBLOCK with fcntl,
-// as it would on a socket it inherited.
+// Each listen and connect fd starts in the mode its Listener or Conn
+// says. Enarx hands them over blocking, which C, C++ and Rust programs
+// written for it expect; Go's wasip1 runtime needs them non-blocking (its
+// os.NewFile keeps the mode it finds, and only a non-blocking fd goes to
+// its poller), so the runtime chooses by the module (docs/RATIONALE.md,
+// "Socket start mode"). Accepted connections start blocking unless
+// sock_accept asks for NONBLOCK. A blocking call waits in the host for
+// its socket, and ends with the run.
 func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Sockets{wake: make(chan struct{}, 1), log: log, fds: map[int32]sock{}, files: map[int32]*fdInfo{}, next: AcceptedFDBase}
 	for _, l := range ls {
-		s.fds[int32(l.FD)] = newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log, l.Metrics)
+		k := newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log, l.Metrics)
+		k.setNonblock(l.Nonblock)
+		s.fds[int32(l.FD)] = k
 	}
 	for _, c := range cs {
 		k := s.newConn(c.Conn, nil)
-		k.setNonblock(true)
+		k.setNonblock(c.Nonblock)
 		s.fds[int32(c.FD)] = k
 	}
 	return s

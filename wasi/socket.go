@@ -98,8 +98,7 @@ func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Du
 		ln: ln, name: name, identify: identify, queue: make(chan admitted, min(acceptBacklog, maxConns)),
 		maxConns: maxConns, maxHS: min(MaxHandshakes, maxConns), room: make(chan struct{}, 1),
 		hsTimeout: hsTimeout, wake: wake, log: log, metrics: metrics.Or(sink), done: make(chan struct{}),
-		hs:       map[*handshake]string{},
-		nonblock: true, // see Sockets: fds Keep hands over start non-blocking
+		hs: map[*handshake]string{},
 	}
 	go l.loop()
 	return l
