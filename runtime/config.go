@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"crypto/sha512"
+	"crypto/tls"
 	_ "embed"
 	"fmt"
 	"io"
@@ -107,6 +108,13 @@ type File struct {
 	MaxConnections int
 	// HandshakeTimeout bounds a TLS listener's handshakes (0: 10s).
 	HandshakeTimeout time.Duration
+	// Nonblock, if set, is the mode a listen or connect fd starts in
+	// (`nonblock = true|false`); unset, Keep chooses by the module (see
+	// docs/RATIONALE.md, "Socket start mode").
+	Nonblock *bool
+	// TLSMinVersion is the oldest TLS version a TLS socket accepts, from
+	// `tls_min_version`; 0 means the default, TLS 1.3 (minTLS).
+	TLSMinVersion uint16
 }
 
 // rawFile mirrors a [[files]] table; pointers tell which keys were given.
@@ -124,6 +132,8 @@ type rawFile struct {
 	Policy           *string `toml:"policy"`
 	MaxConnections   *int64  `toml:"max_connections"`
 	HandshakeTimeout *string `toml:"handshake_timeout"`
+	Nonblock         *bool   `toml:"nonblock"`
+	TLSMinVersion    *string `toml:"tls_min_version"`
 }
 
 type rawConfig struct {
@@ -258,16 +268,17 @@ func validateFile(rf rawFile, i, line int) (File, error) {
 	case KindStdin, KindStdout, KindStderr, KindNull:
 		allowed = []string{"name"}
 	case KindListen:
-		allowed = []string{"name", "prot", "addr", "port", "client_auth", "client_policy", "client_ca", "max_connections", "handshake_timeout"}
+		allowed = []string{"name", "prot", "addr", "port", "client_auth", "client_policy", "client_ca", "max_connections", "handshake_timeout", "nonblock", "tls_min_version"}
 	case KindConnect:
-		allowed = []string{"name", "prot", "host", "port", "policy"}
+		allowed = []string{"name", "prot", "host", "port", "policy", "nonblock", "tls_min_version"}
 	default:
 		return fail("kind %q is not one of stdin, stdout, stderr, null, listen, connect", *rf.Kind)
 	}
 	given := map[string]bool{"name": rf.Name != nil, "prot": rf.Prot != nil, "addr": rf.Addr != nil, "host": rf.Host != nil, "port": rf.Port != nil,
 		"client_auth": rf.ClientAuth != nil, "client_policy": rf.ClientPolicy != nil, "client_ca": rf.ClientCA != nil,
-		"policy": rf.Policy != nil, "max_connections": rf.MaxConnections != nil, "handshake_timeout": rf.HandshakeTimeout != nil}
-	for _, k := range []string{"name", "prot", "addr", "host", "port", "client_auth", "client_policy", "client_ca", "policy", "max_connections", "handshake_timeout"} {
+		"policy": rf.Policy != nil, "max_connections": rf.MaxConnections != nil, "handshake_timeout": rf.HandshakeTimeout != nil,
+		"nonblock": rf.Nonblock != nil, "tls_min_version": rf.TLSMinVersion != nil}
+	for _, k := range []string{"name", "prot", "addr", "host", "port", "client_auth", "client_policy", "client_ca", "policy", "max_connections", "handshake_timeout", "nonblock", "tls_min_version"} {
 		if given[k] && !contains(allowed, k) {
 			return fail("key %q is not allowed for kind %q", k, f.Kind)
 		}
@@ -315,7 +326,7 @@ func validateFile(rf rawFile, i, line int) (File, error) {
 	for _, k := range []struct {
 		key string
 		set bool
-	}{{"client_auth", rf.ClientAuth != nil}, {"client_policy", rf.ClientPolicy != nil}, {"client_ca", rf.ClientCA != nil}, {"policy", rf.Policy != nil}, {"handshake_timeout", rf.HandshakeTimeout != nil}} {
+	}{{"client_auth", rf.ClientAuth != nil}, {"client_policy", rf.ClientPolicy != nil}, {"client_ca", rf.ClientCA != nil}, {"policy", rf.Policy != nil}, {"handshake_timeout", rf.HandshakeTimeout != nil}, {"tls_min_version", rf.TLSMinVersion != nil}} {
 		if err := tlsOnly(k.key, k.set); err != nil {
 			return File{}, err
 		}
@@ -352,6 +363,17 @@ func validateFile(rf rawFile, i, line int) (File, error) {
 			return fail("max_connections %d is out of range 1..1000000", m)
 		}
 		f.MaxConnections = int(*rf.MaxConnections)
+	}
+	f.Nonblock = rf.Nonblock
+	if rf.TLSMinVersion != nil {
+		switch *rf.TLSMinVersion {
+		case "1.2":
+			f.TLSMinVersion = tls.VersionTLS12
+		case "1.3":
+			f.TLSMinVersion = tls.VersionTLS13
+		default:
+			return fail("tls_min_version %q is not \"1.2\" or \"1.3\"", *rf.TLSMinVersion)
+		}
 	}
 	if rf.HandshakeTimeout != nil {
 		d, err := time.ParseDuration(*rf.HandshakeTimeout)
@@ -455,4 +477,12 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// minTLS returns the oldest TLS version f's socket accepts.
+func (f File) minTLS() uint16 {
+	if f.TLSMinVersion == 0 {
+		return tls.VersionTLS13
+	}
+	return f.TLSMinVersion
 }

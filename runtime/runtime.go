@@ -112,6 +112,9 @@ type Module struct {
 	compiled wazero.CompiledModule
 	log      *slog.Logger
 	metrics  metrics.Sink
+	// goRuntime: built by Go's toolchain (IsGoWasip1); sockets start
+	// non-blocking for it.
+	goRuntime bool
 }
 
 // CompileError is returned for bytes that are not a valid module.
@@ -157,6 +160,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 		return nil, err
 	}
 	m.Digest = d
+	m.goRuntime = IsGoWasip1(wasm)
 	e.log.Debug("compiled", "module", name, "digest", d.String())
 	return m, nil
 }
@@ -352,7 +356,7 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 	}
 	var mounts []fs.FS
 	if rc.Config != nil && rc.Config.hasSockets() {
-		rs, err := socketPlan{cfg: rc.Config, attester: rc.Attester, digest: m.Digest, log: m.log, ctl: rc.Control, metrics: m.metrics}.open(ctx)
+		rs, err := socketPlan{cfg: rc.Config, attester: rc.Attester, digest: m.Digest, log: m.log, ctl: rc.Control, metrics: m.metrics, goRuntime: m.goRuntime}.open(ctx)
 		if err != nil {
 			return 0, err
 		}

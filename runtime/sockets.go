@@ -34,6 +34,71 @@ type socketPlan struct {
 	log      *slog.Logger
 	ctl      *Control     // counts and drains listeners' connections (control.go)
 	metrics  metrics.Sink // never nil
+	// goRuntime: the module was built by Go (IsGoWasip1), so its socket
+	// fds start non-blocking unless the config says otherwise.
+	goRuntime bool
+}
+
+// nonblock returns the mode f's fd starts in: the config's nonblock key
+// if given, else non-blocking for Go's runtime and blocking (as Enarx)
+// for everything else. See docs/RATIONALE.md, "Socket start mode".
+func (p socketPlan) nonblock(f File) bool {
+	if f.Nonblock != nil {
+		return *f.Nonblock
+	}
+	return p.goRuntime
+}
+
+// maxSectionScan bounds how many sections IsGoWasip1 looks at.
+const maxSectionScan = 64
+
+// IsGoWasip1 reports whether wasm was linked by Go's toolchain: Go's wasm
+// linker writes a custom section named "go:buildid" (cmd/link,
+// internal/wasm: writeBuildID), before the type section. Only the section
+// headers are read (custom section: id 0, u32 size, name as a vec(byte);
+// WebAssembly core spec, "Binary Format / Modules / Sections").
+func IsGoWasip1(wasm []byte) bool {
+	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
+		return false
+	}
+	b := wasm[8:]
+	for i := 0; i < maxSectionScan && len(b) > 0; i++ {
+		id := b[0]
+		size, n := uleb32(b[1:])
+		if n == 0 || uint64(size) > uint64(len(b)-1-n) {
+			return false
+		}
+		body := b[1+n : 1+n+int(size)]
+		b = b[1+n+int(size):]
+		if id != 0 {
+			continue
+		}
+		nameLen, m := uleb32(body)
+		if m == 0 || uint64(nameLen) > uint64(len(body)-m) {
+			return false
+		}
+		if string(body[m:m+int(nameLen)]) == "go:buildid" {
+			return true
+		}
+	}
+	return false
+}
+
+// uleb32 decodes an unsigned LEB128 u32; n is 0 if b does not start with
+// one.
+func uleb32(b []byte) (v uint32, n int) {
+	var shift uint
+	for i := 0; i < 5 && i < len(b); i++ {
+		v |= uint32(b[i]&0x7f) << shift
+		if b[i]&0x80 == 0 {
+			if i == 4 && b[i] > 0x0f {
+				return 0, 0
+			}
+			return v, i + 1
+		}
+		shift += 7
+	}
+	return 0, 0
 }
 
 // Sockets holds a run's open sockets and the keep's identity.
@@ -118,13 +183,14 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 				if err != nil {
 					return nil, where(err)
 				}
+				tc.MinVersion = f.minTLS()
 				ln = tls.NewListener(ln, tc)
 				if f.ClientAuth != "" {
 					identify = peerIdentity(v)
 				}
 			}
 			p.log.Info("listening", "fd", fd, "name", f.Name, "prot", f.Prot, "addr", rs.addrs[fd].String())
-			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout, Identify: identify, Metrics: p.metrics})
+			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout, Identify: identify, Metrics: p.metrics, Nonblock: p.nonblock(f)})
 		case KindConnect:
 			conn, err := p.dial(ctx, f, rs.identity)
 			if err != nil {
@@ -132,7 +198,7 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 			}
 			closers = append(closers, conn.Close)
 			p.log.Info("connected", "fd", fd, "name", f.Name, "prot", f.Prot, "remote", conn.RemoteAddr().String())
-			cs = append(cs, wasi.Conn{FD: fd, Name: f.Name, Conn: conn})
+			cs = append(cs, wasi.Conn{FD: fd, Name: f.Name, Conn: conn, Nonblock: p.nonblock(f)})
 		}
 	}
 	rs.sockets = wasi.NewSockets(ls, cs, p.log)
@@ -263,8 +329,9 @@ func (p socketPlan) dial(ctx context.Context, f File, id *netattest.Identity) (n
 		tc = v.ClientConfig(id)
 		tc.VerifyConnection = observeVerification(v, p.metrics)
 	} else {
-		tc = &tls.Config{ServerName: f.Host, MinVersion: tls.VersionTLS12}
+		tc = &tls.Config{ServerName: f.Host}
 	}
+	tc.MinVersion = f.minTLS()
 	td := &tls.Dialer{NetDialer: d, Config: tc}
 	return td.DialContext(ctx, "tcp", addr)
 }

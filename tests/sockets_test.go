@@ -228,7 +228,7 @@ func echoMany(t *testing.T, addr string, tc *tls.Config, n int) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			var c io.ReadWriteCloser
+			var c net.Conn
 			var err error
 			if tc != nil {
 				c, err = tls.Dial("tcp", addr, tc)
@@ -240,6 +240,7 @@ func echoMany(t *testing.T, addr string, tc *tls.Config, n int) {
 				return
 			}
 			defer c.Close()
+			c.SetDeadline(time.Now().Add(60 * time.Second)) // hang guard
 			msg := fmt.Sprintf("message %d %s", i, strings.Repeat("x", i*100))
 			if _, err := io.WriteString(c, msg); err != nil {
 				errs <- err
@@ -454,4 +455,200 @@ func TestSocketsPeerIdentity(t *testing.T) {
 	if got := ask(open.addrs["ingest"]); got != "errno 44" {
 		t.Fatalf("peer identity without client auth = %q, want errno 44 (NOENT)", got)
 	}
+}
+
+// stuckClient connects to addr and writes what gen yields, forever, without
+// reading a byte back. It returns once it has written at least min bytes
+// (the keep's guest must then be holding unread replies for it).
+func stuckClient(t *testing.T, addr string, min int, gen func(i int) []byte) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	enough := make(chan struct{})
+	go func() {
+		written := 0
+		for i := 0; ; i++ {
+			n, err := c.Write(gen(i))
+			if err != nil {
+				return
+			}
+			if written < min && written+n >= min {
+				close(enough)
+			}
+			written += n
+		}
+	}()
+	select {
+	case <-enough:
+	case <-time.After(60 * time.Second): // hang guard
+		t.Fatalf("the stuck client could not even write %d bytes", min)
+	}
+}
+
+// One client that sends megabytes to the echo guest and never reads the
+// echo does not stall the others: they are served while it is stuck.
+func TestSocketsStuckClientEcho(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	guest := buildGuest(t, "echo")
+	k := startKeep(t, 1, "--config", writeFile(t, dir, "Enarx.toml", listenConfig("tcp", "")), guest)
+	chunk := []byte(strings.Repeat("stuck ", 10000))
+	stuckClient(t, k.addrs["ingest"], 1<<20, func(int) []byte { return chunk })
+	for i := 0; i < 20; i++ {
+		echoMany(t, k.addrs["ingest"], nil, 5)
+	}
+}
+
+// Pipelined POSTs to the http guest from a client that never reads the
+// responses do not stall other clients.
+func TestSocketsStuckClientHTTP(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	guest := buildGuest(t, "http")
+	k := startKeep(t, 1, "--config", writeFile(t, dir, "Enarx.toml", listenConfig("tcp", "")), guest)
+	addr := k.addrs["ingest"]
+	body := fmt.Sprintf(`{"pad":%q}`, strings.Repeat("p", 4000))
+	req := []byte(fmt.Sprintf("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	stuckClient(t, addr, 1<<20, func(int) []byte { return req })
+	client := &http.Client{Timeout: 30 * time.Second} // hang guard
+	for i := 0; i < 50; i++ {
+		resp, err := client.Post("http://"+addr+"/echo", "application/json", strings.NewReader(`{"i":1}`))
+		if err != nil {
+			t.Fatalf("request %d while a client is stuck: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), `"echo":{"i":1}`) {
+			t.Fatalf("request %d: %q", i, b)
+		}
+	}
+}
+
+// A C guest's send() and sock_send with flags 0, each called right after a
+// host call that leaves a 64-bit value in the argument slot flags reuses:
+// Keep reads the flags as an i32 (it answered ENOTSUP).
+func TestSocketsCSendFlags(t *testing.T) {
+	t.Parallel()
+	clang, err := exec.LookPath("clang-14")
+	if err != nil {
+		t.Fatal("this test needs clang-14 with wasi-libc (Debian: clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32; .ci/run installs them)")
+	}
+	dir := t.TempDir()
+	wasm := filepath.Join(dir, "sendflags.wasm")
+	if out, err := exec.Command(clang, "--target=wasm32-wasi", "-O2", "-o", wasm, filepath.Join(repoRoot, "tests", "testdata", "c", "sendflags.c")).CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, out)
+	}
+	k := startKeep(t, 1, "--config", writeFile(t, dir, "Enarx.toml", listenConfig("tcp", "")), wasm)
+	c, err := net.Dial("tcp", k.addrs["ingest"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second)) // hang guard
+	io.WriteString(c, "ping\n")
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != strings.Repeat("ping\n", 100) {
+		t.Fatalf("got %d bytes (%v), want 100 replies\n%s", len(b), err, k.stderr.String())
+	}
+	if code := k.wait(t); code != 0 {
+		t.Fatalf("guest exit %d\n%s", code, k.stderr.String())
+	}
+}
+
+// buildC compiles tests/testdata/c/NAME.c for wasm32-wasi with clang-14.
+func buildC(t *testing.T, name string) string {
+	t.Helper()
+	clang, err := exec.LookPath("clang-14")
+	if err != nil {
+		t.Fatal("this test needs clang-14 with wasi-libc (Debian: clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32; .ci/run installs them)")
+	}
+	wasm := filepath.Join(t.TempDir(), name+".wasm")
+	if out, err := exec.Command(clang, "--target=wasm32-wasi", "-O2", "-o", wasm, filepath.Join(repoRoot, "tests", "testdata", "c", name+".c")).CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, out)
+	}
+	return wasm
+}
+
+// echoOnce writes msg on c and reads it back.
+func echoOnce(t *testing.T, c net.Conn, msg string) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(60 * time.Second)) // hang guard
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+		t.Fatalf("echo of %q: %q, %v", msg, buf, err)
+	}
+}
+
+// A C guest written for Enarx, with blocking accept/read/write and no
+// fcntl: its listener starts blocking, as in Enarx (not EAGAIN at once).
+// It serves two concurrent clients one after the other: the second waits
+// in the accept queue and is served once the first closes. With
+// nonblock = true in the config the same guest gets EAGAIN from accept;
+// and a guest blocked in accept stops on --timeout.
+func TestSocketsCBlockingStartMode(t *testing.T) {
+	t.Parallel()
+	wasm := buildC(t, "echo_blocking")
+	dir := t.TempDir()
+	k := startKeep(t, 1, "--config", writeFile(t, dir, "Enarx.toml", listenConfig("tcp", "")), wasm)
+	addr := k.addrs["ingest"]
+	c1, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOnce(t, c1, "first client")
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	io.WriteString(c2, "second ")
+	echoOnce(t, c1, "first again")
+	c1.Close()
+	// The second client's first bytes waited in the queue; now it is served.
+	c2.SetDeadline(time.Now().Add(60 * time.Second)) // hang guard
+	buf := make([]byte, 7)
+	if _, err := io.ReadFull(c2, buf); err != nil || string(buf) != "second " {
+		t.Fatalf("second client: %q, %v", buf, err)
+	}
+	echoOnce(t, c2, "client")
+
+	nb := startKeep(t, 1, "--config", writeFile(t, dir, "nb.toml", listenConfig("tcp", "nonblock = true\n")), wasm)
+	if code := nb.wait(t); code != 1 || !strings.Contains(nb.stderr.String(), "accept: Resource temporarily unavailable") {
+		t.Fatalf("with nonblock = true: exit %d, want 1 with EAGAIN from accept\n%s", code, nb.stderr.String())
+	}
+
+	stop := startKeep(t, 1, "--timeout", "2s", "--config", writeFile(t, dir, "stop.toml", listenConfig("tcp", "")), wasm)
+	if code := stop.wait(t); code != 124 {
+		t.Fatalf("--timeout with the guest blocked in accept: exit %d, want 124\n%s", code, stop.stderr.String())
+	}
+}
+
+// TLS listeners accept TLS 1.3 only by default; tls_min_version = "1.2"
+// lets TLS 1.2 clients in.
+func TestSocketsTLSMinVersion(t *testing.T) {
+	t.Parallel()
+	guest := buildGuest(t, "echo")
+	dir := t.TempDir()
+	strict := startKeep(t, 1, "--config", writeFile(t, dir, "a.toml", listenConfig("tls", "")), guest)
+	old := startKeep(t, 1, "--config", writeFile(t, dir, "b.toml", listenConfig("tls", "tls_min_version = \"1.2\"\n")), guest)
+	tls12 := &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12}
+	if c, err := tls.Dial("tcp", strict.addrs["ingest"], tls12); err == nil {
+		c.Close()
+		t.Fatal("a TLS 1.2 client was accepted by default")
+	} else if !strings.Contains(err.Error(), "protocol version") {
+		t.Fatalf("a TLS 1.2 client by default: %v, want a protocol version alert", err)
+	}
+	c, err := tls.Dial("tcp", old.addrs["ingest"], tls12)
+	if err != nil {
+		t.Fatalf("a TLS 1.2 client with tls_min_version = \"1.2\": %v", err)
+	}
+	echoOnce(t, c, "over TLS 1.2")
+	c.Close()
+	echoMany(t, strict.addrs["ingest"], &tls.Config{InsecureSkipVerify: true}, 3) // TLS 1.3
 }

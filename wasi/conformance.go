@@ -30,12 +30,18 @@ func (w wazeroFns) call(ctx context.Context, mod api.Module, name string, params
 	return stack[0]
 }
 
+// hasMemory reports whether mem is a memory: wazero's Module.Memory gives
+// a typed nil for a module without one.
+func hasMemory(mem api.Memory) bool {
+	v := reflect.ValueOf(mem)
+	return v.IsValid() && !(v.Kind() == reflect.Pointer && v.IsNil())
+}
+
 // withScratch lends fn n bytes of guest memory that overlap none of the
 // avoid ranges ({offset, length}), restoring them afterwards. It reports
 // false if memory has no such place.
 func withScratch(mem api.Memory, n uint32, avoid [][2]uint32, fn func(ptr uint32)) bool {
-	// wazero's Module.Memory gives a typed nil for a module without one.
-	if v := reflect.ValueOf(mem); !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() || mem.Size() < n {
+	if !hasMemory(mem) || mem.Size() < n {
 		return false
 	}
 	overlaps := func(p uint32) bool {
@@ -92,7 +98,7 @@ func (w wazeroFns) notSocket(ctx context.Context, mod api.Module, fd uint64) uin
 // fdRenumber: renumbering onto an fd that is not open is BADF (wazero
 // opens the destination instead).
 func (w wazeroFns) fdRenumber(ctx context.Context, mod api.Module, stack []uint64) {
-	if errno, _ := w.fdstat(ctx, mod, stack[1]); errno != errnoSuccess && errno != errnoUnknown {
+	if errno, _ := w.fdstat(ctx, mod, uint64(uint32(stack[1]))); errno != errnoSuccess && errno != errnoUnknown {
 		stack[0] = errnoBadf
 		return
 	}
@@ -103,7 +109,7 @@ func (w wazeroFns) fdRenumber(ctx context.Context, mod api.Module, stack []uint6
 // NAMETOOLONG and a longer one gets the name (wazero has both the other
 // way round: it truncates into a short buffer and refuses a long one).
 func (w wazeroFns) fdPrestatDirName(ctx context.Context, mod api.Module, stack []uint64) {
-	fd, bufLen := stack[0], uint32(stack[2])
+	fd, bufLen := uint64(uint32(stack[0])), uint32(stack[2])
 	var errno uint64 = errnoFault
 	var nameLen uint32
 	withScratch(mod.Memory(), 8, nil, func(p uint32) {
@@ -130,6 +136,9 @@ const maxLink = 64 << 10
 // RANGE).
 func (w wazeroFns) pathReadlink(ctx context.Context, mod api.Module, stack []uint64) {
 	params := append([]uint64(nil), stack[:6]...)
+	for i := range params {
+		params[i] = uint64(uint32(params[i])) // all i32
+	}
 	w["path_readlink"].fn.Call(ctx, mod, stack)
 	if stack[0] != errnoRange {
 		return
@@ -171,7 +180,7 @@ func (w wazeroFns) pathReadlink(ctx context.Context, mod api.Module, stack []uin
 // a symlink's target through wazero, so for a symlink that resolves it
 // answers NOTSUP rather than make the wrong link.
 func (w wazeroFns) pathLink(ctx context.Context, mod api.Module, stack []uint64) {
-	if stack[1]&lookupflagSymlinkFollow == 0 {
+	if uint32(stack[1])&lookupflagSymlinkFollow == 0 {
 		w["path_link"].fn.Call(ctx, mod, stack)
 		return
 	}
@@ -179,7 +188,7 @@ func (w wazeroFns) pathLink(ctx context.Context, mod api.Module, stack []uint64)
 	stat := func(flags uint64) (errno uint64, filetype byte) {
 		errno = errnoFault
 		withScratch(mod.Memory(), 64, avoid, func(p uint32) {
-			if errno = w.call(ctx, mod, "path_filestat_get", stack[0], flags, stack[2], stack[3], uint64(p)); errno == errnoSuccess {
+			if errno = w.call(ctx, mod, "path_filestat_get", uint64(uint32(stack[0])), flags, uint64(uint32(stack[2])), uint64(uint32(stack[3])), uint64(p)); errno == errnoSuccess {
 				b, _ := mod.Memory().Read(p+16, 1)
 				filetype = b[0]
 			}
@@ -226,7 +235,7 @@ func pollStdin(mod api.Module, stack []uint64) bool {
 
 // fdAllocate(fd, offset, len): a directory is ISDIR (wazero succeeds).
 func (w wazeroFns) fdAllocate(ctx context.Context, mod api.Module, stack []uint64) {
-	if errno, st := w.fdstat(ctx, mod, stack[0]); errno == errnoSuccess && st[0] == filetypeDirectory {
+	if errno, st := w.fdstat(ctx, mod, uint64(uint32(stack[0]))); errno == errnoSuccess && st[0] == filetypeDirectory {
 		stack[0] = errnoIsdir
 		return
 	}

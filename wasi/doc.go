@@ -31,6 +31,9 @@
 // Readiness: each socket has a goroutine that accepts or reads ahead into a
 // bounded buffer and wakes the guest's poll_oneoff, which blocks for real
 // until a socket is ready, a clock subscription expires, or the run ends.
+// Each connection also has a goroutine that writes the guest's data from a
+// bounded write-behind buffer (writebuf.go), so no host call waits on a
+// peer; a full buffer is EAGAIN, or a wait that ends with the run.
 //
 // It imports wazero, the standard library and metrics (the Sink it
 // reports handshakes and connection limits to); it must not import

@@ -39,6 +39,8 @@ type Listener struct {
 	// Metrics, if set, counts the listener's TLS handshakes and the times
 	// it reaches MaxConns.
 	Metrics metrics.Sink
+	// Nonblock is the mode the fd starts in (see NewSockets).
+	Nonblock bool
 }
 
 // Conn is a connected socket for the guest at fd FD.
@@ -46,12 +48,18 @@ type Conn struct {
 	FD   uint32
 	Name string
 	Conn net.Conn
+	// Nonblock is the mode the fd starts in (see NewSockets).
+	Nonblock bool
 }
 
 // Sockets is the socket state of one run: the fds Keep owns.
 type Sockets struct {
 	wake chan struct{}
 	log  *slog.Logger
+
+	// open counts connections not yet closed, including those the guest
+	// closed whose data is still being flushed.
+	open sync.WaitGroup
 
 	mu    sync.Mutex
 	fds   map[int32]sock
@@ -63,26 +71,41 @@ type Sockets struct {
 // NewSockets returns the socket state for a run; it starts accepting and
 // reading at once. Close it when the run ends.
 //
-// The listen and connect fds start in non-blocking mode, as the fds a Go
-// program's net package makes itself: Go's os.NewFile keeps the mode it
-// finds, and only a non-blocking fd goes to its poller, so an ordinary Go
-// guest (net.FileListener(os.NewFile(3, ""))) serves many connections at
-// once. A C guest that wants blocking calls clears O_NONBLOCK with fcntl,
-// as it would on a socket it inherited.
+// Each listen and connect fd starts in the mode its Listener or Conn
+// says. Enarx hands them over blocking, which C, C++ and Rust programs
+// written for it expect; Go's wasip1 runtime needs them non-blocking (its
+// os.NewFile keeps the mode it finds, and only a non-blocking fd goes to
+// its poller), so the runtime chooses by the module (docs/RATIONALE.md,
+// "Socket start mode"). Accepted connections start blocking unless
+// sock_accept asks for NONBLOCK. A blocking call waits in the host for
+// its socket, and ends with the run.
 func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Sockets{wake: make(chan struct{}, 1), log: log, fds: map[int32]sock{}, files: map[int32]*fdInfo{}, next: AcceptedFDBase}
 	for _, l := range ls {
-		s.fds[int32(l.FD)] = newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log, l.Metrics)
+		k := newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log, l.Metrics)
+		k.setNonblock(l.Nonblock)
+		s.fds[int32(l.FD)] = k
 	}
 	for _, c := range cs {
-		k := newConnSock(c.Conn, s.notify, nil)
-		k.setNonblock(true)
+		k := s.newConn(c.Conn, nil)
+		k.setNonblock(c.Nonblock)
 		s.fds[int32(c.FD)] = k
 	}
 	return s
+}
+
+// newConn makes a connection socket whose closing Close waits for.
+func (s *Sockets) newConn(c net.Conn, release func()) *connSock {
+	s.open.Add(1)
+	return newConnSock(c, s.notify, func() {
+		if release != nil {
+			release()
+		}
+		s.open.Done()
+	})
 }
 
 func (s *Sockets) notify() {
@@ -92,15 +115,18 @@ func (s *Sockets) notify() {
 	}
 }
 
-// Close closes every socket.
+// Close closes every socket. It returns once every connection is closed,
+// those the guest closed before included: what the guest wrote is flushed
+// first, for at most writeLinger.
 func (s *Sockets) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var errs []error
 	for fd, k := range s.fds {
 		errs = append(errs, k.close())
 		delete(s.fds, fd)
 	}
+	s.mu.Unlock()
+	s.open.Wait()
 	return errors.Join(errs...)
 }
 
@@ -274,7 +300,7 @@ func peerIdentity(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = errnoBadf
 		return
 	}
-	c, ok := s.get(int32(stack[0])).(*connSock)
+	c, ok := s.get(int32(uint32(stack[0]))).(*connSock)
 	switch {
 	case !ok:
 		stack[0] = errnoBadf
@@ -353,6 +379,10 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 	switch {
 	case name == "poll_oneoff":
 		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+			if !pollFits(mod, uint32(stack[2])) {
+				stack[0] = errnoInval
+				return
+			}
 			s := fromContext(ctx)
 			switch {
 			case s != nil && s.pollInvolves(mod, stack):
@@ -368,12 +398,20 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			s := fromContext(ctx)
 			if s == nil {
-				w.fdRenumber(ctx, mod, stack)
-				return
+				s = noSockets // for fd_renumber(x, x)
 			}
-			from, to := int32(stack[0]), int32(stack[1])
+			from, to := int32(uint32(stack[0])), int32(uint32(stack[1]))
 			kf, kt := s.get(from), s.get(to)
 			switch {
+			case from == to && kf != nil:
+				stack[0] = errnoSuccess // renumbering a socket onto itself changes nothing
+			case from == to:
+				// The same for wazero's fds, which it would close: only
+				// BADF if the fd is not open.
+				stack[0] = errnoSuccess
+				if errno, _ := w.fdstat(ctx, mod, uint64(uint32(from))); errno != errnoSuccess && errno != errnoUnknown {
+					stack[0] = errnoBadf
+				}
 			case kf == nil && kt == nil:
 				if w.fdRenumber(ctx, mod, stack); stack[0] == errnoSuccess {
 					s.renumberFile(from, to)
@@ -401,7 +439,7 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 		return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			s := fromContext(ctx)
 			if s != nil {
-				if k := s.get(int32(stack[0])); k != nil {
+				if k := s.get(int32(uint32(stack[0]))); k != nil {
 					stack[0] = h(ctx, s, k, mod, stack)
 					return
 				}
@@ -487,7 +525,7 @@ func (s *Sockets) renumber(from, to int32) uint64 {
 // ---- handlers ----
 
 func fdClose(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
-	s.remove(int32(stack[0]))
+	s.remove(int32(uint32(stack[0])))
 	k.close()
 	return errnoSuccess
 }
@@ -600,7 +638,10 @@ func sockRecv(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []u
 	return errnoSuccess
 }
 
-func (s *Sockets) send(k sock, mod api.Module, iovs, n uint32) (uint32, uint64) {
+// send copies the guest's iovecs into the connection's write-behind
+// buffer. A non-blocking socket takes what fits (EAGAIN if nothing does);
+// a blocking one waits for room until everything is taken or the run ends.
+func (s *Sockets) send(ctx context.Context, k sock, mod api.Module, iovs, n uint32) (uint32, uint64) {
 	c, ok := k.(*connSock)
 	if !ok {
 		return 0, errnoNotconn
@@ -611,13 +652,23 @@ func (s *Sockets) send(k sock, mod api.Module, iovs, n uint32) (uint32, uint64) 
 	}
 	total := uint32(0)
 	for _, b := range bufs {
-		m, err := c.write(b)
-		total += uint32(m)
-		if err != nil {
-			if total > 0 {
+		for len(b) > 0 {
+			m, err := c.write(b)
+			total += uint32(m)
+			b = b[m:]
+			switch {
+			case err != nil && total > 0:
 				return total, errnoSuccess
+			case err != nil:
+				return 0, errnoPipe
+			case m > 0:
+			case c.nonblocking() && total > 0:
+				return total, errnoSuccess
+			case c.nonblocking():
+				return 0, errnoAgain
+			default:
+				s.wait(ctx, -1)
 			}
-			return 0, errnoPipe
 		}
 	}
 	return total, errnoSuccess
@@ -625,7 +676,7 @@ func (s *Sockets) send(k sock, mod api.Module, iovs, n uint32) (uint32, uint64) 
 
 // fd_write(fd, iovs, iovs_len, result.nwritten)
 func fdWrite(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
-	n, errno := s.send(k, mod, uint32(stack[1]), uint32(stack[2]))
+	n, errno := s.send(ctx, k, mod, uint32(stack[1]), uint32(stack[2]))
 	if errno == errnoSuccess && !mod.Memory().WriteUint32Le(uint32(stack[3]), n) {
 		return errnoFault
 	}
@@ -634,10 +685,10 @@ func fdWrite(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []ui
 
 // sock_send(fd, si_data, si_data_len, si_flags, result.so_datalen)
 func sockSend(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
-	if stack[3] != 0 {
+	if uint32(stack[3]) != 0 { // si_flags: WASI defines none
 		return errnoNotsup
 	}
-	n, errno := s.send(k, mod, uint32(stack[1]), uint32(stack[2]))
+	n, errno := s.send(ctx, k, mod, uint32(stack[1]), uint32(stack[2]))
 	if errno == errnoSuccess && !mod.Memory().WriteUint32Le(uint32(stack[4]), n) {
 		return errnoFault
 	}
@@ -657,7 +708,7 @@ func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack [
 	for {
 		a, err := l.accept()
 		if a != nil {
-			cs := newConnSock(a.conn, s.notify, l.release)
+			cs := s.newConn(a.conn, l.release)
 			cs.peer = a.peer
 			cs.setNonblock(flags&fdflagNonblock != 0)
 			fd := s.add(cs)

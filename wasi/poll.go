@@ -24,6 +24,17 @@ type subscription struct {
 	abstime  bool
 }
 
+// pollFits reports whether n subscriptions (and their n events) fit in
+// the guest's memory at all; a count that does not is refused before
+// anything is allocated for it.
+func pollFits(mod api.Module, n uint32) bool {
+	var size uint64
+	if mem := mod.Memory(); hasMemory(mem) {
+		size = uint64(mem.Size())
+	}
+	return uint64(n)*subscriptionSize <= size && uint64(n)*eventSize <= size
+}
+
 func readSubscriptions(mem api.Memory, in, n uint32) ([]subscription, bool) {
 	buf, ok := mem.Read(in, n*subscriptionSize)
 	if !ok {
@@ -129,10 +140,19 @@ func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64
 						binary.LittleEndian.PutUint16(ev[8:], errnoBadf)
 					}
 				case sub.tag == eventtypeFdWrite:
-					_, isConn := k.(*connSock)
-					ready = true
+					c, isConn := k.(*connSock)
 					if !isConn {
+						ready = true
 						binary.LittleEndian.PutUint16(ev[8:], errnoNotsup)
+						break
+					}
+					// Writable only while the write-behind buffer has
+					// room (or a write would fail at once).
+					var room int
+					ready, room = c.writable()
+					binary.LittleEndian.PutUint64(ev[16:], uint64(room))
+					if ready && c.out.failed() {
+						binary.LittleEndian.PutUint16(ev[24:], eventrwflagHangup)
 					}
 				default:
 					ready = k.readable()

@@ -77,7 +77,7 @@ var rightsNeeded = map[string]uint64{
 // table: a dropped right is NOTCAPABLE; fd_fdstat_get reports the table;
 // fd_close forgets the fd.
 func (w wazeroFns) fileCall(ctx context.Context, s *Sockets, name string, mod api.Module, stack []uint64) {
-	fd := int32(stack[0])
+	fd := int32(uint32(stack[0]))
 	if need := rightsNeeded[name]; need != 0 && s.denies(fd, need) {
 		stack[0] = errnoNotcapable
 		return
@@ -115,7 +115,7 @@ func (w wazeroFns) fileCall(ctx context.Context, s *Sockets, name string, mod ap
 // of one of wazero's fds; asking for a right the fd does not have is
 // NOTCAPABLE.
 func (w wazeroFns) fdFdstatSetRights(ctx context.Context, s *Sockets, mod api.Module, stack []uint64) {
-	fd, base, inh := int32(stack[0]), stack[1], stack[2]
+	fd, base, inh := int32(uint32(stack[0])), stack[1], stack[2]
 	errno, st := w.fdstat(ctx, mod, uint64(uint32(fd)))
 	switch errno {
 	case errnoSuccess:
@@ -150,7 +150,7 @@ func (w wazeroFns) fdFdstatSetRights(ctx context.Context, s *Sockets, mod api.Mo
 // trunc), and the new fd is recorded with the rights and sync flags asked
 // and the directory's dropped inheriting rights.
 func (w wazeroFns) fileOpen(ctx context.Context, s *Sockets, mod api.Module, stack []uint64) {
-	dir, oflags := int32(stack[0]), uint16(stack[4])
+	dir, oflags := int32(uint32(stack[0])), uint16(stack[4])
 	base, inh, fdflags := stack[5], stack[6], uint16(stack[7])
 	need := uint64(rightPathOpen)
 	if oflags&oflagCreat != 0 {

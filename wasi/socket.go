@@ -30,25 +30,54 @@ type sock interface {
 	close() error
 }
 
-// listenSock is a listening socket. A goroutine accepts connections (and
-// completes TLS handshakes, under a timeout) ahead of the guest, up to the
-// listener's connection limit, and queues them for sock_accept.
+// MaxHandshakes bounds the TLS handshakes a listener runs at once (or
+// its max_connections, if smaller). Connections still handshaking do not
+// count against max_connections; see listenSock.
+const MaxHandshakes = 64
+
+// listenSock is a listening socket. A goroutine accepts connections ahead
+// of the guest and queues them for sock_accept; TLS handshakes run each
+// in its own goroutine, under a timeout.
+//
+// Two budgets: established connections (queued or held by the guest) are
+// at most max_connections, and the accept loop waits while they are;
+// connections still handshaking are at most min(MaxHandshakes,
+// max_connections). When that budget is full, a new connection evicts the
+// oldest handshake of the source address holding the most handshakes, so
+// idle connections that never send a ClientHello cannot keep real clients
+// out (one address cannot crowd out others, and from one address the
+// newest connection wins; see docs/RATIONALE.md, "Threat model: sockets
+// and other clients").
 type listenSock struct {
 	ln        net.Listener
 	name      string
 	identify  func(net.Conn) []byte
 	queue     chan admitted
-	slots     chan struct{} // one token per open connection
+	maxConns  int
+	maxHS     int
+	room      chan struct{} // signalled when an established connection ends
 	hsTimeout time.Duration
 	wake      func()
 	log       *slog.Logger
 	metrics   metrics.Sink
 	done      chan struct{}
 
-	mu       sync.Mutex
-	nonblock bool
-	err      error // accept failed for good
-	closed   bool
+	mu    sync.Mutex
+	estab int                   // established connections
+	hs    map[*handshake]string // handshakes running, with their source address
+	hsSeq uint64
+	// hsChanged, if set, is called (with mu held) whenever a handshake
+	// starts or ends. Tests use it.
+	hsChanged func()
+	nonblock  bool
+	err       error // accept failed for good
+	closed    bool
+}
+
+// handshake is a connection whose TLS handshake is running.
+type handshake struct {
+	conn net.Conn // the connection under TLS: closing it ends the handshake
+	seq  uint64   // order of arrival
 }
 
 // admitted is a connection ready for the guest, with its peer's verified
@@ -66,30 +95,36 @@ func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Du
 		hsTimeout = DefaultHandshakeTimeout
 	}
 	l := &listenSock{
-		ln: ln, name: name, identify: identify, queue: make(chan admitted, acceptBacklog),
-		slots: make(chan struct{}, maxConns), hsTimeout: hsTimeout,
-		wake: wake, log: log, metrics: metrics.Or(sink), done: make(chan struct{}),
-		nonblock: true, // see Sockets: fds Keep hands over start non-blocking
+		ln: ln, name: name, identify: identify, queue: make(chan admitted, min(acceptBacklog, maxConns)),
+		maxConns: maxConns, maxHS: min(MaxHandshakes, maxConns), room: make(chan struct{}, 1),
+		hsTimeout: hsTimeout, wake: wake, log: log, metrics: metrics.Or(sink), done: make(chan struct{}),
+		hs: map[*handshake]string{},
 	}
 	go l.loop()
 	return l
 }
 
+// established returns the number of established connections.
+func (l *listenSock) established() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.estab
+}
+
 func (l *listenSock) loop() {
 	for {
-		select {
-		case l.slots <- struct{}{}:
-		default:
+		if l.established() >= l.maxConns {
 			l.metrics.ConnLimitReached(l.name)
+		}
+		for l.established() >= l.maxConns {
 			select {
-			case l.slots <- struct{}{}:
+			case <-l.room:
 			case <-l.done:
 				return
 			}
 		}
 		c, err := l.ln.Accept()
 		if err != nil {
-			<-l.slots
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
@@ -103,31 +138,113 @@ func (l *listenSock) loop() {
 			l.wake()
 			return
 		}
-		go l.admit(c)
+		if tc, ok := c.(*tls.Conn); ok {
+			go l.handshake(tc)
+			continue
+		}
+		if !l.establish() {
+			c.Close()
+			continue
+		}
+		l.enqueue(c)
 	}
 }
 
-// admit completes a TLS handshake, if any, and queues the connection.
-func (l *listenSock) admit(c net.Conn) {
-	if tc, ok := c.(*tls.Conn); ok {
-		// A deadline, not HandshakeContext with a timeout: that costs a
-		// context, a timer and a goroutine per connection.
-		start := time.Now()
-		err := c.SetDeadline(start.Add(l.hsTimeout))
-		if err == nil {
-			err = tc.Handshake()
-		}
-		if err == nil {
-			err = c.SetDeadline(time.Time{})
-		}
-		l.metrics.Handshake(l.name, err == nil, time.Since(start))
-		if err != nil {
-			l.log.Info("TLS handshake failed", "listener", l.name, "remote", c.RemoteAddr().String(), "err", err)
-			c.Close()
-			<-l.slots
-			return
-		}
+// establish takes an established connection's slot, if one is free.
+func (l *listenSock) establish() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.estab >= l.maxConns || l.closed {
+		return false
 	}
+	l.estab++
+	return true
+}
+
+// startHandshake enters tc in the handshake budget, evicting one if the
+// budget is full. It reports false if the listener is closed.
+func (l *listenSock) startHandshake(h *handshake, raw net.Conn) bool {
+	src := ""
+	if a, ok := raw.RemoteAddr().(*net.TCPAddr); ok {
+		src = a.IP.String()
+	} else if a := raw.RemoteAddr(); a != nil {
+		src = a.String()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	if len(l.hs) >= l.maxHS {
+		// The source with the most handshakes running gives up its oldest.
+		count := map[string]int{}
+		for _, s := range l.hs {
+			count[s]++
+		}
+		var victim *handshake
+		for v, s := range l.hs {
+			if victim == nil || count[s] > count[l.hs[victim]] || count[s] == count[l.hs[victim]] && v.seq < victim.seq {
+				victim = v
+			}
+		}
+		l.log.Info("handshake budget full: dropping the oldest handshake of the busiest source", "listener", l.name, "remote", victim.conn.RemoteAddr().String())
+		victim.conn.Close()
+		delete(l.hs, victim)
+	}
+	l.hsSeq++
+	h.seq = l.hsSeq
+	l.hs[h] = src
+	if l.hsChanged != nil {
+		l.hsChanged()
+	}
+	return true
+}
+
+// handshake completes a TLS handshake, under the handshake budget and
+// timeout, and queues the connection.
+func (l *listenSock) handshake(tc *tls.Conn) {
+	raw := tc.NetConn()
+	h := &handshake{conn: raw}
+	if !l.startHandshake(h, raw) {
+		raw.Close()
+		return
+	}
+	// A deadline, not HandshakeContext with a timeout: that costs a
+	// context, a timer and a goroutine per connection.
+	start := time.Now()
+	err := tc.SetDeadline(start.Add(l.hsTimeout))
+	if err == nil {
+		err = tc.Handshake()
+	}
+	if err == nil {
+		err = tc.SetDeadline(time.Time{})
+	}
+	l.metrics.Handshake(l.name, err == nil, time.Since(start))
+	l.mu.Lock()
+	_, stillIn := l.hs[h]
+	delete(l.hs, h)
+	if l.hsChanged != nil {
+		l.hsChanged()
+	}
+	l.mu.Unlock()
+	if err == nil && !stillIn {
+		err = errors.New("evicted from the handshake budget")
+	}
+	if err != nil {
+		l.log.Info("TLS handshake failed", "listener", l.name, "remote", raw.RemoteAddr().String(), "err", err)
+		raw.Close()
+		return
+	}
+	if !l.establish() {
+		l.log.Info("refusing a connection: max_connections reached during its handshake", "listener", l.name, "remote", raw.RemoteAddr().String())
+		tc.Close()
+		return
+	}
+	l.enqueue(tc)
+}
+
+// enqueue queues an established connection for sock_accept.
+func (l *listenSock) enqueue(c net.Conn) {
 	var peer []byte
 	if l.identify != nil {
 		peer = l.identify(c)
@@ -137,7 +254,7 @@ func (l *listenSock) admit(c net.Conn) {
 		l.wake()
 	case <-l.done:
 		c.Close()
-		<-l.slots
+		l.release()
 	}
 }
 
@@ -153,7 +270,16 @@ func (l *listenSock) accept() (*admitted, error) {
 	return nil, l.err
 }
 
-func (l *listenSock) release() { <-l.slots }
+// release frees an established connection's slot.
+func (l *listenSock) release() {
+	l.mu.Lock()
+	l.estab--
+	l.mu.Unlock()
+	select {
+	case l.room <- struct{}{}:
+	default:
+	}
+}
 
 func (l *listenSock) readable() bool {
 	if len(l.queue) > 0 {
@@ -174,6 +300,9 @@ func (l *listenSock) close() error {
 		return nil
 	}
 	l.closed = true
+	for h := range l.hs {
+		h.conn.Close()
+	}
 	l.mu.Unlock()
 	close(l.done)
 	err := l.ln.Close()
@@ -181,7 +310,7 @@ func (l *listenSock) close() error {
 		select {
 		case a := <-l.queue:
 			a.conn.Close()
-			<-l.slots
+			l.release()
 		default:
 			return err
 		}
@@ -191,14 +320,18 @@ func (l *listenSock) close() error {
 // connSock is a connected stream. A goroutine (pump) reads ahead into a
 // bounded buffer (readBuf, up to readAheadMax) while the guest consumes it,
 // and wakes the guest when data, EOF or an error arrives; EOF and errors
-// reach the guest after the data before them. Writes go straight to the
-// connection, on the guest's thread.
+// reach the guest after the data before them. Writes go into a bounded
+// write-behind buffer (writeBuf, up to writeBehindMax) that another
+// goroutine (flush) writes to the connection, so that no guest call waits
+// on the peer; that goroutine also closes the connection once the guest
+// closed the socket and the data is written (or writeLinger passed).
 type connSock struct {
 	conn    net.Conn
 	peer    []byte // the peer's verified identity (JSON), if any
 	wake    func()
 	release func() // frees the listener's connection slot, if any
 	in      *readBuf
+	out     *writeBuf
 	pumped  chan struct{} // closed when pump returns
 
 	mu       sync.Mutex
@@ -208,8 +341,10 @@ type connSock struct {
 }
 
 func newConnSock(c net.Conn, wake, release func()) *connSock {
-	s := &connSock{conn: c, wake: wake, release: release, in: newReadBuf(readAheadMax), pumped: make(chan struct{})}
+	s := &connSock{conn: c, wake: wake, release: release, in: newReadBuf(readAheadMax), out: newWriteBuf(writeBehindMax),
+		pumped: make(chan struct{})}
 	go s.pump()
+	go s.flush()
 	return s
 }
 
@@ -217,6 +352,20 @@ func newConnSock(c net.Conn, wake, release func()) *connSock {
 func (s *connSock) pump() {
 	defer close(s.pumped)
 	s.in.fill(s.conn, s.wake)
+}
+
+// flush writes behind the guest until the socket is closed and drained,
+// then closes the connection and calls release (which frees its slot).
+func (s *connSock) flush() {
+	var closeWrite func() error
+	if cw, ok := s.conn.(interface{ CloseWrite() error }); ok {
+		closeWrite = cw.CloseWrite
+	}
+	s.out.flush(s.conn, closeWrite, s.wake)
+	s.conn.Close()
+	if s.release != nil {
+		s.release()
+	}
 }
 
 // read copies waiting data into bufs. It returns n > 0, or (0, io.EOF) at
@@ -234,13 +383,19 @@ func (s *connSock) pending() (n int, hup bool) { return s.in.buffered() }
 
 func (s *connSock) readable() bool { return s.readShut() || s.in.readable() }
 
+// writable reports whether a write would take data (or fail) now, and the
+// room in the write-behind buffer.
+func (s *connSock) writable() (bool, int) { return s.out.writable() }
+
 func (s *connSock) readShut() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rdShut
 }
 
-func (s *connSock) write(b []byte) (int, error) { return s.conn.Write(b) }
+// write copies what fits of b into the write-behind buffer: (0, nil)
+// means it is full.
+func (s *connSock) write(b []byte) (int, error) { return s.out.write(b) }
 
 func (s *connSock) shutdown(rd, wr bool) error {
 	if rd {
@@ -249,9 +404,7 @@ func (s *connSock) shutdown(rd, wr bool) error {
 		s.mu.Unlock()
 	}
 	if wr {
-		if cw, ok := s.conn.(interface{ CloseWrite() error }); ok {
-			return cw.CloseWrite()
-		}
+		s.out.shutdown()
 	}
 	return nil
 }
@@ -259,6 +412,8 @@ func (s *connSock) shutdown(rd, wr bool) error {
 func (s *connSock) setNonblock(b bool) { s.mu.Lock(); s.nonblock = b; s.mu.Unlock() }
 func (s *connSock) nonblocking() bool  { s.mu.Lock(); defer s.mu.Unlock(); return s.nonblock }
 
+// close stops reading and lets flush write what is buffered, for at most
+// writeLinger, and then close the connection.
 func (s *connSock) close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -268,9 +423,8 @@ func (s *connSock) close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.in.close()
-	err := s.conn.Close()
-	if s.release != nil {
-		s.release()
+	if s.out.close() {
+		s.conn.SetWriteDeadline(time.Now().Add(writeLinger))
 	}
-	return err
+	return nil
 }

@@ -88,8 +88,8 @@ func TestListenerMaxConns(t *testing.T) {
 		clients = append(clients, c)
 	}
 	waitFor(t, woke, func() bool { return len(l.queue) == 2 })
-	if len(l.slots) != 2 {
-		t.Fatalf("%d slots taken, want 2", len(l.slots))
+	if l.established() != 2 {
+		t.Fatalf("%d connections established, want 2", l.established())
 	}
 	select {
 	case <-sink.limit:

@@ -1,0 +1,178 @@
+package wasi
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// Write-behind of a connection: the guest's writes (fd_write, sock_send)
+// are copied into a bounded buffer that a goroutine (connSock.flush) writes
+// to the connection, so that no guest call waits on a peer. A peer that
+// does not read fills the buffer; then a non-blocking socket answers
+// EAGAIN, poll_oneoff reports it not writable, and a blocking one waits
+// (and ends with the run). See docs/RATIONALE.md, "Threat model: sockets
+// and other clients".
+const (
+	// writeBehindMax is how much the guest may write ahead of a peer.
+	writeBehindMax = 256 << 10
+	// writeChunkSize is the capacity of the buffers writes start in.
+	writeChunkSize = 64 << 10
+	// writeLinger bounds how long a closed connection may take to flush
+	// what the guest wrote before closing it (and how long the end of a
+	// run waits for that).
+	writeLinger = 10 * time.Second
+)
+
+// writeBufs recycles write-behind buffers, so that an idle connection holds
+// none and a busy one does not allocate in steady state.
+var writeBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, writeChunkSize)
+	return &b
+}}
+
+// errWriteClosed is a write after the guest shut the write side down.
+var errWriteClosed = errors.New("write side shut down")
+
+// writeBuf is the bounded FIFO between the guest (write) and the flushing
+// goroutine (next, done).
+type writeBuf struct {
+	mu       sync.Mutex
+	more     sync.Cond // signalled when there is data, a shutdown or a close
+	pend     *[]byte   // written by the guest, not yet taken by the flusher
+	inflight int       // bytes the flusher is writing now
+	max      int
+	err      error // the connection failed: later writes fail
+	shutWr   bool  // the guest shut the write side: CloseWrite after the data
+	shutDone bool
+	closing  bool // the guest closed the socket: close after the data
+}
+
+func newWriteBuf(max int) *writeBuf {
+	b := &writeBuf{max: max}
+	b.more.L = &b.mu
+	return b
+}
+
+func (b *writeBuf) size() int {
+	n := b.inflight
+	if b.pend != nil {
+		n += len(*b.pend)
+	}
+	return n
+}
+
+// write copies as much of p as there is room for and returns how much;
+// 0 with a nil error means the buffer is full.
+func (b *writeBuf) write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.err != nil:
+		return 0, b.err
+	case b.shutWr || b.closing:
+		return 0, errWriteClosed
+	}
+	m := min(b.max-b.size(), len(p))
+	if m <= 0 || len(p) == 0 {
+		return 0, nil
+	}
+	if b.pend == nil {
+		b.pend = writeBufs.Get().(*[]byte)
+	}
+	*b.pend = append(*b.pend, p[:m]...)
+	b.more.Signal()
+	return m, nil
+}
+
+// writable reports whether a write would take data or fail at once, and
+// how much room there is.
+func (b *writeBuf) writable() (bool, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	room := b.max - b.size()
+	return room > 0 || b.err != nil || b.shutWr || b.closing, max(room, 0)
+}
+
+// failed reports the connection's write error, if any.
+func (b *writeBuf) failed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err != nil
+}
+
+// shutdown asks for the write side to be shut after the data.
+func (b *writeBuf) shutdown() {
+	b.mu.Lock()
+	b.shutWr = true
+	b.more.Signal()
+	b.mu.Unlock()
+}
+
+// close asks for the connection to be closed after the data, and reports
+// whether data is still waiting.
+func (b *writeBuf) close() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closing = true
+	b.more.Signal()
+	return b.size() > 0 && b.err == nil
+}
+
+// flush writes the buffer to c until the socket is closed and drained. It
+// calls wake when room appears in a full buffer or the connection fails,
+// and closeWrite once for a shutdown. It returns when the guest closed the
+// socket and everything is written (or the connection failed).
+func (b *writeBuf) flush(c net.Conn, closeWrite func() error, wake func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for {
+		for b.pend == nil && !b.closing && (!b.shutWr || b.shutDone) {
+			b.more.Wait()
+		}
+		if b.pend != nil {
+			data := b.pend
+			b.pend = nil
+			b.inflight = len(*data)
+			b.mu.Unlock()
+			_, err := c.Write(*data)
+			b.mu.Lock()
+			wasFull := b.size() >= b.max
+			b.inflight = 0
+			*data = (*data)[:0]
+			if cap(*data) <= writeBehindMax {
+				writeBufs.Put(data)
+			}
+			if err != nil && b.err == nil {
+				b.err = err
+				if b.pend != nil { // the peer will never get it
+					*b.pend = (*b.pend)[:0]
+					writeBufs.Put(b.pend)
+					b.pend = nil
+				}
+			}
+			if wasFull || err != nil {
+				b.mu.Unlock()
+				wake()
+				b.mu.Lock()
+			}
+			continue
+		}
+		if b.shutWr && !b.shutDone {
+			b.shutDone = true
+			if b.err == nil && closeWrite != nil {
+				b.mu.Unlock()
+				err := closeWrite()
+				b.mu.Lock()
+				if err != nil && b.err == nil {
+					b.err = err
+				}
+			}
+			continue
+		}
+		if b.closing {
+			return
+		}
+	}
+}
