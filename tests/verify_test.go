@@ -112,6 +112,23 @@ func TestVerifyForgedCertificate(t *testing.T) {
 				t.Fatalf("keep verify of a forged certificate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
 		})
+		// The quote's RTMR3 is all zeros, which an empty event log
+		// "replays" to: the log must not be replayed against evidence that
+		// failed a check.
+		t.Run("event log "+target[0], func(t *testing.T) {
+			empty := writeFile(t, t.TempDir(), "rtmr3.log", "")
+			r := keep(t, "", nil, append([]string{"verify", "--json", "--policy", policy, "--now", forgedNow, "--event-log", empty}, target...)...)
+			var got struct {
+				Accepted bool `json:"accepted"`
+				EventLog *struct {
+					OK    bool   `json:"ok"`
+					Error string `json:"error"`
+				} `json:"event_log"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 1 || got.Accepted || got.EventLog == nil || got.EventLog.OK || got.EventLog.Error == "" {
+				t.Fatalf("exit %d, %v:\n%s%s", r.code, err, r.stdout, r.stderr)
+			}
+		})
 		t.Run("json "+target[0], func(t *testing.T) {
 			r := keep(t, "", nil, append([]string{"verify", "--json", "--policy", policy, "--now", forgedNow}, target...)...)
 			var got verifyJSON
