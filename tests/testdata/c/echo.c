@@ -1,7 +1,7 @@
 // A C echo guest (wasi-libc): accepts connections on fd 3 one at a time and
-// echoes each until the peer closes. Keep hands over its socket fds in
-// non-blocking mode; this guest wants blocking calls, so it clears
-// O_NONBLOCK first, as it would on any inherited socket.
+// echoes each until the peer closes. It wants blocking calls and clears
+// O_NONBLOCK first, as it would on any inherited socket (under Keep a C
+// module's sockets already start blocking: echo_blocking.c relies on it).
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
