@@ -32,6 +32,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	buildDir = dir
+	// keep caches compiled code by default under the user's cache dir, with
+	// its key in the user's config dir: the tests' keeps use fresh ones.
+	for _, v := range []string{"XDG_CACHE_HOME", "XDG_CONFIG_HOME"} {
+		os.Setenv(v, filepath.Join(dir, v))
+	}
+	os.Unsetenv("KEEP_CACHE_DIR")
+	os.Unsetenv("KEEP_CACHE_KEY")
 	keepBin = filepath.Join(dir, "keep")
 	if out, err := goBuild(keepBin, "./cmd/keep", nil); err != nil {
 		fmt.Fprintf(os.Stderr, "building keep: %v\n%s", err, out)
@@ -50,6 +57,22 @@ func goBuild(out, pkg string, env []string) ([]byte, error) {
 }
 
 var guestMu sync.Mutex
+
+// buildTestGuest builds the Go guest in tests/testdata/guests/<name> for
+// GOOS=wasip1 and returns the path of its .wasm.
+func buildTestGuest(t testing.TB, name string) string {
+	t.Helper()
+	guestMu.Lock()
+	defer guestMu.Unlock()
+	out := filepath.Join(buildDir, "testdata-"+name+".wasm")
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	if msg, err := goBuild(out, "./tests/testdata/guests/"+name, []string{"GOOS=wasip1", "GOARCH=wasm"}); err != nil {
+		t.Fatalf("building test guest %s: %v\n%s", name, err, msg)
+	}
+	return out
+}
 
 // buildGuest builds the Go guest in guests/<name> for GOOS=wasip1 and
 // returns the path of its .wasm.

@@ -349,6 +349,8 @@ func TestWATSignals(t *testing.T) {
 			if r.stdout != "sleeping\n" {
 				t.Errorf("stdout = %q, want %q (the guest ran on after %v stopped it)", r.stdout, "sleeping\n", tc.sig)
 			}
+			// One line, naming the module and the signal.
+			checkOneLine(t, r, "keep: "+tc.args[0]+": stopped by "+tc.name[strings.Index(tc.name, "SIG"):])
 			checkNoCrash(t, r)
 		})
 	}

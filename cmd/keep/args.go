@@ -114,8 +114,13 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		name, usage := flag.UnquoteUsage(f)
 		line := "  --" + f.Name
 		if !isBool(f) {
-			if name == "" || name == "value" {
+			switch name {
+			case "", "value", "string":
 				name = "VALUE"
+			case "int", "uint":
+				name = "N"
+			default:
+				name = strings.ToUpper(name)
 			}
 			line += " " + name
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -44,4 +45,14 @@ func writePEMFile(path, typ string, der []byte, mode os.FileMode, force bool) er
 		return err
 	}
 	return f.Close()
+}
+
+// explainTLS says so when a TLS handshake failed because the peer does not
+// speak TLS at all (a plain TCP or HTTP port).
+func explainTLS(err error) error {
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		return fmt.Errorf("the peer does not speak TLS (its first bytes are no TLS record): %w", err)
+	}
+	return err
 }

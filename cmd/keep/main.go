@@ -165,7 +165,7 @@ func (c *cli) exit(err error) int {
 func (c *cli) flags(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed once, by exit
-	fs.Func("log-level", "log level of keep's own logs: debug, info, warn, error (default warn)", func(s string) error {
+	fs.Func("log-level", "`LEVEL` of keep's own logs on stderr: debug, info, warn, error (default warn)", func(s string) error {
 		c.level = s
 		return nil
 	})

@@ -148,7 +148,7 @@ func fetchCert(addr string, timeout time.Duration) (*x509.Certificate, error) {
 	d := &net.Dialer{Timeout: timeout}
 	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) // verified below
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", addr, err)
+		return nil, fmt.Errorf("%s: %v", addr, explainTLS(err))
 	}
 	defer conn.Close()
 	certs := conn.ConnectionState().PeerCertificates
