@@ -46,7 +46,7 @@ CRYPTLE_POLICY := $(BUILD)/cryptle-policy-$(CRYPTLE_PORT).toml
 cryptle: $(KEEP) $(BUILD)/cryptle.wasm $(CRYPTLE_CONFIG) $(CRYPTLE_POLICY)
 	@export KEEP=$(KEEP) CRYPTLE_WASM=$(BUILD)/cryptle.wasm CRYPTLE_CONFIG=$(CRYPTLE_CONFIG) \
 	  CRYPTLE_POLICY=$(CRYPTLE_POLICY) CRYPTLE_KEEP=127.0.0.1:$(CRYPTLE_PORT) CRYPTLE_PROXY=127.0.0.1:$(PROXY_PORT); \
-	if [ -t 0 ]; then bash -m -c 'exec scripts/cryptle.sh'; else scripts/cryptle.sh; fi
+	if [ -t 0 ]; then bash -m -c 'scripts/cryptle.sh; exit $$?'; else scripts/cryptle.sh; fi
 
 # The keep's Enarx.toml for a port: guests/cryptle/Enarx.toml with its
 # listener's port replaced (the policy pins this file's SHA-384).

@@ -49,6 +49,11 @@ for f in "$keep" "$wasm" "$config" "$policy"; do
   [ -f "$f" ] || { echo "cryptle: $f does not exist (run make cryptle)" >&2; exit 1; }
 done
 
+# On a terminal (make cryptle starts this script as its own foreground job),
+# the keep and the proxy get process groups of their own, so that Ctrl-C
+# reaches only this script, which stops them once, cleanly.
+if [ -t 0 ]; then set -m; fi
+
 tmp=$(mktemp -d)
 pids=()    # the keep and the proxy
 copiers=() # the cats copying their stderr; they end when those exit

@@ -147,12 +147,19 @@ func TestCLIDir(t *testing.T) {
 		{name: "wazero-host-guest", dir: "data:/d", read: "/d/a.txt", write: "/d/new", lines: []string{"hello from a.txt", "wrote /d/new"}},
 		{name: "wazero-read-only", dir: "data:/d:ro", read: "/d/a.txt", write: "/d/new", lines: []string{"hello from a.txt", "cannot write /d/new"}},
 		{name: "wasmtime-host-guest", dir: "data::/w", read: "/w/a.txt", write: "/w/new", lines: []string{"hello from a.txt", "wrote /w/new"}},
-		{name: "host-only", dir: "data", read: "data/a.txt", lines: []string{"hello from a.txt"}},
-		{name: "host-read-only", dir: "data:ro", read: "data/a.txt", write: "data/new", lines: []string{"hello from a.txt", "cannot write data/new"}},
+		// HOST alone: seen at the same path (absolute here: a Go guest
+		// resolves relative paths from "/").
+		{name: "host-only", dir: "@/data", read: "@/data/a.txt", lines: []string{"hello from a.txt"}},
+		{name: "host-read-only", dir: "@/data:ro", read: "@/data/a.txt", write: "@/data/new", lines: []string{"hello from a.txt", "cannot write @/data/new"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
+			at := func(s string) string { return strings.ReplaceAll(s, "@", dir) }
+			tc.dir, tc.read, tc.write = at(tc.dir), at(tc.read), at(tc.write)
+			for i := range tc.lines {
+				tc.lines[i] = at(tc.lines[i])
+			}
 			if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +280,7 @@ func TestCLIErrorsNameTheCause(t *testing.T) {
 	t.Parallel()
 	// A plain HTTP server: not TLS.
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	defer plain.Close()
+	t.Cleanup(plain.Close) // after the parallel subtests
 	_, port, _ := net.SplitHostPort(plain.Listener.Addr().String())
 	mem10 := filepath.Join(compileWAT(t, "memory10"), "memory10.wasm")
 	hello := helloWasmBytes(t)
@@ -347,7 +354,7 @@ func TestCLIConfigHints(t *testing.T) {
 		{name: "no-output-files", files: []cliFile{{"c.toml", []byte("args = [\"x\"]\n")}},
 			args:   []string{"run", "--config", "c.toml", "hello.wasm"},
 			stderr: "keep: warning: c.toml has no stdout or stderr in [[files]]: the module's output goes nowhere\n"},
-		{name: "stderr-only", files: []cliFile{{"c.toml", []byte("[[files]]\nkind = \"null\"\n[[files]]\nkind = \"null\"\n[[files]]\nkind = \"stderr\"\n")}},
+		{name: "stderr-only", files: []cliFile{{"c.toml", []byte("[[files]]\nkind = \"null\"\nname = \"in\"\n[[files]]\nkind = \"null\"\nname = \"out\"\n[[files]]\nkind = \"stderr\"\n")}},
 			args: []string{"run", "--config", "c.toml", "hello.wasm"}},
 		{name: "enarx-toml-not-named", files: []cliFile{{"Enarx.toml", []byte(stdio)}},
 			args:   []string{"run", "hello.wasm"},

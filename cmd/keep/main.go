@@ -388,6 +388,10 @@ func (c *cli) run(args []string) int {
 		fmt.Fprintf(c.stderr, "keep: %s: %v\n", path, trap)
 		return exitTrap
 	}
+	var ce *runtime.ConfigError
+	if errors.As(err, &ce) {
+		return c.exit(err) // names the config's file and line
+	}
 	return c.exit(fmt.Errorf("%s: %w", path, err))
 }
 
