@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -95,9 +94,11 @@ func flagValueError(f *flag.Flag, val string, err error) error {
 	case isBool(f):
 		return fmt.Errorf("--%s=%s: want true or false", f.Name, val)
 	}
-	var ne *strconv.NumError
-	if errors.As(err, &ne) {
-		return fmt.Errorf("--%s %q: want a number", f.Name, val)
+	if g, ok := f.Value.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case int, int64, uint, uint64, float64:
+			return fmt.Errorf("--%s %q: want a number", f.Name, val)
+		}
 	}
 	msg := err.Error()
 	// A flag.Func's error comes back as "invalid value ... : MSG".
