@@ -89,6 +89,7 @@ func TestCLIFlagPositions(t *testing.T) {
 		{name: "flag-without-value", args: []string{"digest", "hello.wasm", "--log-level"}, code: 2,
 			stderr: "keep: --log-level needs a value"},
 		{name: "unknown-command", args: []string{"bogus"}, code: 2, stderr: `keep: unknown command "bogus"`},
+		{name: "dash-dash-version", args: []string{"--version"}, lines: []string{"wazero v1.12.0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

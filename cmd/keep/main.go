@@ -66,6 +66,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g.SetOutput(io.Discard)
 	level := g.String("log-level", "warn", "")
 	format := g.String("log-format", "text", "")
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-V") {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	pos, err := parseArgs(g, args, true)
 	var uf unknownFlagError
 	switch {
