@@ -58,21 +58,6 @@ func goBuild(out, pkg string, env []string) ([]byte, error) {
 
 var guestMu sync.Mutex
 
-// buildTestGuest builds the Go guest in tests/testdata/guests/<name> for
-// GOOS=wasip1 and returns the path of its .wasm.
-func buildTestGuest(t testing.TB, name string) string {
-	t.Helper()
-	guestMu.Lock()
-	defer guestMu.Unlock()
-	out := filepath.Join(buildDir, "testdata-"+name+".wasm")
-	if _, err := os.Stat(out); err == nil {
-		return out
-	}
-	if msg, err := goBuild(out, "./tests/testdata/guests/"+name, []string{"GOOS=wasip1", "GOARCH=wasm"}); err != nil {
-		t.Fatalf("building test guest %s: %v\n%s", name, err, msg)
-	}
-	return out
-}
 
 // buildGuest builds the Go guest in guests/<name> for GOOS=wasip1 and
 // returns the path of its .wasm.

@@ -172,7 +172,7 @@ func (c *cli) flags(name, usage string) *flag.FlagSet {
 		c.level = s
 		return nil
 	})
-	fs.Func("log-format", "format of keep's own stderr lines: text or json (default text)", func(s string) error {
+	fs.Func("log-format", "`FORMAT` of keep's own stderr lines: text or json (default text)", func(s string) error {
 		c.format = s
 		return nil
 	})

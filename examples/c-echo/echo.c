@@ -5,20 +5,14 @@
  *   keep run --config examples/c-echo/Enarx.toml echo.wasm
  *
  * The listener is fd 3 (Enarx.toml). It serves one client at a time with
- * blocking calls; it clears O_NONBLOCK first, as on any inherited socket
- * whose mode it does not know.
+ * blocking calls, as written for Enarx: Keep hands a C guest its sockets in
+ * blocking mode (README, "Sockets and attested TLS").
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 int main(void) {
-    int flags = fcntl(3, F_GETFL);
-    if (flags < 0 || fcntl(3, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-        perror("fd 3");
-        return 1;
-    }
     for (;;) {
         int c = accept(3, NULL, NULL);
         if (c < 0) {
