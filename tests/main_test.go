@@ -58,7 +58,6 @@ func goBuild(out, pkg string, env []string) ([]byte, error) {
 
 var guestMu sync.Mutex
 
-
 // buildGuest builds the Go guest in guests/<name> for GOOS=wasip1 and
 // returns the path of its .wasm.
 func buildGuest(t testing.TB, name string) string {
