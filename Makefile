@@ -34,17 +34,33 @@ run: $(KEEP) $(BUILD)/hello.wasm
 	$(KEEP) run $(BUILD)/hello.wasm Keep
 
 # cryptle: the multi-player Wordle demo in a keep (sim backend) behind
-# keep proxy on 127.0.0.1:8080, until Ctrl-C (scripts/cryptle.sh; README).
-CRYPTLE_CONFIG := guests/cryptle/Enarx.toml
-cryptle: $(KEEP) $(BUILD)/cryptle.wasm $(BUILD)/cryptle-policy.toml
-	KEEP=$(KEEP) CRYPTLE_WASM=$(BUILD)/cryptle.wasm CRYPTLE_CONFIG=$(CRYPTLE_CONFIG) \
-	  CRYPTLE_POLICY=$(BUILD)/cryptle-policy.toml scripts/cryptle.sh
+# keep proxy, until Ctrl-C (scripts/cryptle.sh; README). The keep listens on
+# 127.0.0.1:$(CRYPTLE_PORT) and the first player's proxy on
+# 127.0.0.1:$(PROXY_PORT):  make cryptle CRYPTLE_PORT=9443 PROXY_PORT=9080
+# On a terminal the script runs as its own foreground job (bash -m), so
+# that Ctrl-C reaches it and not make: it stops both and exits 0.
+CRYPTLE_PORT ?= 8443
+PROXY_PORT   ?= 8080
+CRYPTLE_CONFIG := $(BUILD)/cryptle-enarx-$(CRYPTLE_PORT).toml
+CRYPTLE_POLICY := $(BUILD)/cryptle-policy-$(CRYPTLE_PORT).toml
+cryptle: $(KEEP) $(BUILD)/cryptle.wasm $(CRYPTLE_CONFIG) $(CRYPTLE_POLICY)
+	@export KEEP=$(KEEP) CRYPTLE_WASM=$(BUILD)/cryptle.wasm CRYPTLE_CONFIG=$(CRYPTLE_CONFIG) \
+	  CRYPTLE_POLICY=$(CRYPTLE_POLICY) CRYPTLE_KEEP=127.0.0.1:$(CRYPTLE_PORT) CRYPTLE_PROXY=127.0.0.1:$(PROXY_PORT); \
+	if [ -t 0 ]; then bash -m -c 'scripts/cryptle.sh; exit $$?'; else scripts/cryptle.sh; fi
+
+# The keep's Enarx.toml for a port: guests/cryptle/Enarx.toml with its
+# listener's port replaced (the policy pins this file's SHA-384).
+$(BUILD)/cryptle-enarx-%.toml: guests/cryptle/Enarx.toml
+	@case '$*' in ''|*[!0-9]*) echo "CRYPTLE_PORT=$* is not a port number"; exit 1;; esac
+	@[ '$*' -ge 1 ] && [ '$*' -le 65535 ] || { echo "CRYPTLE_PORT=$* is not a port (1-65535)"; exit 1; }
+	@mkdir -p $(BUILD)
+	sed -e 's/^port = 8443$$/port = $*/' $< > $@.tmp && grep -q '^port = $*$$' $@.tmp && mv $@.tmp $@
 
 # The players' policy: examples/cryptle-policy.toml with this build's module
-# digest and the Enarx.toml's SHA-384 filled in.
-$(BUILD)/cryptle-policy.toml: examples/cryptle-policy.toml $(BUILD)/cryptle.wasm $(CRYPTLE_CONFIG) $(KEEP)
+# digest and that config's SHA-384 filled in.
+$(BUILD)/cryptle-policy-%.toml: examples/cryptle-policy.toml $(BUILD)/cryptle.wasm $(BUILD)/cryptle-enarx-%.toml $(KEEP)
 	module=$$($(KEEP) digest $(BUILD)/cryptle.wasm) && \
-	config=sha384:$$(sha384sum < $(CRYPTLE_CONFIG) | cut -d' ' -f1) && \
+	config=sha384:$$(sha384sum < $(BUILD)/cryptle-enarx-$*.toml | cut -d' ' -f1) && \
 	sed -e "s|@MODULE_HASH@|$$module|" -e "s|@CONFIG_HASH@|$$config|" $< > $@.tmp && mv $@.tmp $@
 
 # test: static checks, unit tests (with -race), then end-to-end tests through
@@ -60,7 +76,7 @@ check:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 ./runtime/... ./cmd/... ./wasi/... ./netattest/... ./keeps/... ./internal/...
+	$(GO) test -race -count=1 ./runtime/... ./cmd/... ./wasi/... ./netattest/... ./keeps/... ./internal/... ./guests/...
 
 ARTIFACTS := $(CURDIR)/$(BUILD)/artifacts
 e2e:

@@ -276,8 +276,9 @@ func verificationReason(err error) string {
 	return metrics.ReasonEvidence
 }
 
-// Run runs the module's _start and returns its exit code: 0 when _start
-// returns, or the code given to proc_exit. A trap is a *TrapError. When ctx
+// Run runs the module's entry point (_start, else its default export "")
+// and returns its exit code: 0 when it returns, or the code given to
+// proc_exit. A trap is a *TrapError. When ctx
 // ends, the guest is stopped and the error wraps ctx.Err(): at once while
 // it sleeps or waits on a socket, else at its next host call. A guest that
 // computes without calling the host is stopped only if the Engine is

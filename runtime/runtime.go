@@ -110,6 +110,7 @@ type Module struct {
 	cache    wazero.CompilationCache // a per-module disk-backed cache, if any
 	released chan struct{}           // closed when the cache's private directory is gone
 	compiled wazero.CompiledModule
+	entry    string // the function Run calls: "_start" or ""
 	log      *slog.Logger
 	metrics  metrics.Sink
 	// goRuntime: built by Go's toolchain (IsGoWasip1); sockets start
@@ -128,9 +129,22 @@ type LinkError struct{ Msg string }
 
 func (e *LinkError) Error() string { return e.Msg }
 
-// ErrNoStart is returned for a module without a `_start` export: it is not
-// a WASI command (it may be a reactor or a library).
-var ErrNoStart = errors.New("no _start function: not a WASI command module")
+// ErrNoStart is returned for a module that exports neither `_start` nor a
+// default function (export name ""): it is not a WASI command (it may be a
+// reactor or a library).
+var ErrNoStart = errors.New(`no _start function and no default export (""): not a WASI command module`)
+
+// entryPoint returns the function a run calls: `_start`, else the module's
+// default export "", as wasmtime and Enarx do; "" and false for neither.
+func entryPoint(c wazero.CompiledModule) (string, bool) {
+	fns := c.ExportedFunctions()
+	for _, name := range []string{"_start", ""} {
+		if _, ok := fns[name]; ok {
+			return name, true
+		}
+	}
+	return "", false
+}
 
 // TrapError is returned when the module traps (unreachable, out-of-bounds
 // memory access, division by zero, stack overflow, ...).
@@ -232,10 +246,12 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (*Module
 		m.Close(ctx)
 		return nil, err
 	}
-	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
+	entry, ok := entryPoint(compiled)
+	if !ok {
 		m.Close(ctx)
 		return nil, ErrNoStart
 	}
+	m.entry = entry
 	return m, nil
 }
 
@@ -325,7 +341,7 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 	}
 	mc := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(). // _start is called below, to tell link errors from traps
+		WithStartFunctions(). // the entry point is called below, to tell link errors from traps
 		WithArgs(append([]string{argv0}, rc.Args...)...).
 		WithRandSource(rand.Reader).
 		WithSysWalltime().
@@ -414,7 +430,7 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 		return 0, fmt.Errorf("stopped: %w", ctx.Err())
 	}
 	rc.Control.running()
-	_, err = mod.ExportedFunction("_start").Call(ctx)
+	_, err = mod.ExportedFunction(m.entry).Call(ctx)
 	if ctx.Err() != nil {
 		// Stopped, whatever the guest managed to do meanwhile.
 		return 0, fmt.Errorf("stopped: %w", ctx.Err())

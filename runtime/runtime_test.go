@@ -287,6 +287,30 @@ func TestCompileErrors(t *testing.T) {
 			t.Fatalf("err = %v, want ErrNoStart", err)
 		}
 	})
+	t.Run("default export only", func(t *testing.T) {
+		// Like wasmtime and Enarx: without _start, the default export ""
+		// is the entry point.
+		m, err := e.Compile(ctx, "default.wasm", wat(t, watModule(`(func (export "") (call $exit (i32.const 7)))`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(ctx)
+		code, err := m.Run(ctx, RunConfig{})
+		if err != nil || code != 7 {
+			t.Fatalf("Run = %d, %v; want 7, nil", code, err)
+		}
+	})
+	t.Run("_start before default export", func(t *testing.T) {
+		m, err := e.Compile(ctx, "both.wasm", wat(t, watModule(`(func (export "") (call $exit (i32.const 7))) (func (export "_start") (call $exit (i32.const 9)))`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(ctx)
+		code, err := m.Run(ctx, RunConfig{})
+		if err != nil || code != 9 {
+			t.Fatalf("Run = %d, %v; want 9, nil", code, err)
+		}
+	})
 	for _, tc := range []struct {
 		name, src string
 		want      []string

@@ -333,7 +333,11 @@ func (p socketPlan) dial(ctx context.Context, f File, id *netattest.Identity) (n
 	}
 	tc.MinVersion = f.minTLS()
 	td := &tls.Dialer{NetDialer: d, Config: tc}
-	return td.DialContext(ctx, "tcp", addr)
+	conn, err := td.DialContext(ctx, "tcp", addr)
+	if rh := (tls.RecordHeaderError{}); errors.As(err, &rh) {
+		return nil, fmt.Errorf("%s does not speak TLS (its first bytes are no TLS record; if it is plain TCP, say prot = \"tcp\"): %w", addr, err)
+	}
+	return conn, err
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

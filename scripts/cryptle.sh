@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # make cryptle: runs the Cryptle guest in a keep (sim backend, TLS listener
-# from guests/cryptle/Enarx.toml) and one `keep proxy` for the first player's
-# browser, prints what to open, and stops both on Ctrl-C. make builds
-# everything first (keep, build/cryptle.wasm, build/cryptle-policy.toml).
+# from its Enarx.toml) and one `keep proxy` for the first player's browser,
+# prints what to open and the second player's command, and stops both on
+# Ctrl-C (exit 0). make builds everything first (keep, build/cryptle.wasm,
+# the config for CRYPTLE_PORT and the policy pinning it).
 #
-# Environment (defaults in brackets):
+# Environment (defaults in brackets; make cryptle sets them all from its
+# CRYPTLE_PORT and PROXY_PORT variables):
 #   KEEP            the keep binary [build/keep]
 #   CRYPTLE_WASM    the guest [build/cryptle.wasm]
-#   CRYPTLE_CONFIG  its Enarx.toml [guests/cryptle/Enarx.toml]
-#   CRYPTLE_POLICY  the players' policy [build/cryptle-policy.toml]
+#   CRYPTLE_CONFIG  its Enarx.toml [build/cryptle-enarx-8443.toml]
+#   CRYPTLE_POLICY  the players' policy [build/cryptle-policy-8443.toml]
 #   CRYPTLE_KEEP    the keep's listener, as in CRYPTLE_CONFIG [127.0.0.1:8443]
 #   CRYPTLE_PROXY   the first player's proxy [127.0.0.1:8080]
 set -euo pipefail
@@ -16,14 +18,41 @@ cd "$(dirname "$0")/.."
 
 keep=${KEEP:-build/keep}
 wasm=${CRYPTLE_WASM:-build/cryptle.wasm}
-config=${CRYPTLE_CONFIG:-guests/cryptle/Enarx.toml}
-policy=${CRYPTLE_POLICY:-build/cryptle-policy.toml}
+config=${CRYPTLE_CONFIG:-build/cryptle-enarx-8443.toml}
+policy=${CRYPTLE_POLICY:-build/cryptle-policy-8443.toml}
 keep_addr=${CRYPTLE_KEEP:-127.0.0.1:8443}
 proxy_addr=${CRYPTLE_PROXY:-127.0.0.1:8080}
+
+port_of() { # port_of NAME HOST:PORT: prints PORT, or fails naming NAME
+  local p=${2##*:}
+  if [[ ! $p =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then
+    echo "cryptle: $1=$2: want HOST:PORT with a port from 1 to 65535" >&2
+    exit 2
+  fi
+  echo "$p"
+}
+keep_port=$(port_of CRYPTLE_KEEP "$keep_addr")
+proxy_port=$(port_of CRYPTLE_PROXY "$proxy_addr")
+if ((keep_port == proxy_port)); then
+  echo "cryptle: the keep and the proxy cannot both use port $keep_port (CRYPTLE_PORT, PROXY_PORT)" >&2
+  exit 2
+fi
+if ! grep -q "^port = $keep_port\$" "$config" 2>/dev/null; then
+  echo "cryptle: $config does not listen on port $keep_port (make cryptle generates a matching one)" >&2
+  exit 2
+fi
+# The second player's proxy: the next port that is neither of these.
+second_port=$((proxy_port % 65535 + 1))
+((second_port == keep_port)) && second_port=$((second_port % 65535 + 1))
 
 for f in "$keep" "$wasm" "$config" "$policy"; do
   [ -f "$f" ] || { echo "cryptle: $f does not exist (run make cryptle)" >&2; exit 1; }
 done
+
+# On a terminal (make cryptle starts this script as its own foreground job),
+# the keep and the proxy get process groups of their own, so that Ctrl-C
+# reaches only this script, which stops them once, cleanly.
+if [ -t 0 ]; then set -m; fi
 
 tmp=$(mktemp -d)
 pids=()    # the keep and the proxy
@@ -35,7 +64,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'echo; echo "cryptle: stopping" >&2; exit 130' INT
+# Ctrl-C is how one ends the demo: a clean stop, exit 0.
+trap 'echo; echo "cryptle: stopped" >&2; exit 0' INT
 trap 'exit 143' TERM
 
 # start NAME PATTERN CMD...: runs CMD in the background, copies its stderr to
@@ -71,8 +101,9 @@ behind keep proxy checking it against $policy.
 
   open http://$proxy_addr/
 
-  for a second player: $keep proxy --policy $policy 127.0.0.1:8081 $keep_addr
-                       and open http://127.0.0.1:8081/
+  for a second player, in $PWD:
+    $keep proxy --policy $policy 127.0.0.1:$second_port $keep_addr
+  and open http://127.0.0.1:$second_port/
 
 Ctrl-C stops the keep and the proxy.
 EOF

@@ -326,6 +326,7 @@ func TestCLIConfigRun(t *testing.T) {
 		cli    []string // keep run flags
 		stdout []string // stdout contains these lines
 		exact  *string  // stdout is exactly this
+		stderr string   // stderr is exactly this
 	}{
 		{
 			name:   "args-and-env",
@@ -357,6 +358,7 @@ func TestCLIConfigRun(t *testing.T) {
 			name:   "no-files",
 			config: "args = [\"x\"]\n",
 			exact:  new(""),
+			stderr: "keep: warning: Enarx.toml has no stdout or stderr in [[files]]: the module's output goes nowhere\n",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -368,8 +370,8 @@ func TestCLIConfigRun(t *testing.T) {
 			if r.code != 0 {
 				t.Errorf("keep %q: exit code %d, want 0 (stderr %q)", args, r.code, r.stderr)
 			}
-			if r.stderr != "" {
-				t.Errorf("stderr = %q, want empty", r.stderr)
+			if r.stderr != tc.stderr {
+				t.Errorf("stderr = %q, want %q", r.stderr, tc.stderr)
 			}
 			if tc.exact != nil && r.stdout != *tc.exact {
 				t.Errorf("stdout = %q, want %q", r.stdout, *tc.exact)

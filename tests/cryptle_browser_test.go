@@ -282,38 +282,79 @@ func TestCryptleBrowser(t *testing.T) {
 	// Alice's page polls the keep: her scoreboard and word list catch up.
 	alice.do(t, "see Bob's solve",
 		until(scoreboardHas, "Bob", 1, 2),
-		until(`() => document.querySelector("#my-words li")?.textContent.includes("1 solved")`),
+		// Bob, the only other player, solved it: he is not also counted as
+		// playing.
+		until(`() => document.querySelector("#my-words li .word-summary")?.textContent === " — 1 player: 1 solved"`),
 	)
 
-	// Both attestation panels: verified by the player's own proxy, this
-	// module's digest, simulated evidence flagged.
+	// Both attestation panels lead with one plain sentence: checked by the
+	// player's own proxy, but simulated, so nothing is guaranteed (never a
+	// green "verified" alone); the hashes wait under a closed disclosure
+	// that says to compare them with keep digest.
 	type panel struct {
-		Verified   string `json:"verified"`
+		State      string `json:"state"`
 		Status     string `json:"status"`
+		StatusCls  string `json:"status_class"`
+		Summary    string `json:"summary"`
+		Open       bool   `json:"open"`
+		Details    string `json:"details"`
 		TEE        string `json:"tee"`
 		Simulated  string `json:"simulated"`
 		Policy     string `json:"policy"`
 		ModuleHash string `json:"module_hash"`
 	}
-	for _, b := range []*browser{alice, bob} {
-		b.do(t, "wait for the attestation panel",
-			until(`h => document.querySelector("#att-module-hash").textContent === h`, hash))
-		p := eval[panel](t, b, `({verified: document.querySelector("#attestation").dataset.verified,
+	readPanel := `({state: document.querySelector("#attestation").dataset.state,
 			status: document.querySelector("#att-status").textContent,
+			status_class: document.querySelector("#att-status").className,
+			summary: document.querySelector("#att-summary").textContent,
+			open: document.querySelector("#att-details").open,
+			details: document.querySelector("#att-details").textContent,
 			tee: document.querySelector("#att-tee").textContent,
 			simulated: document.querySelector("#att-simulated").textContent,
 			policy: document.querySelector("#att-policy").textContent,
-			module_hash: document.querySelector("#att-module-hash").textContent})`)
-		if p.Verified != "true" || !strings.HasPrefix(p.Status, "verified by keep proxy") || p.TEE != "sim" ||
-			!strings.Contains(p.Simulated, "SIMULATED") || p.Policy != "accepted" || p.ModuleHash != hash {
-			t.Fatalf("%s: attestation panel = %+v, want verified, sim, SIMULATED, accepted, %s", b.name, p, hash)
+			module_hash: document.querySelector("#att-module-hash").textContent})`
+	for _, b := range []*browser{alice, bob} {
+		b.do(t, "wait for the attestation panel",
+			until(`h => document.querySelector("#att-module-hash").textContent === h`, hash))
+		p := eval[panel](t, b, readPanel)
+		if p.State != "simulated" || !strings.Contains(p.Status, "SIMULATED") || !strings.Contains(p.Status, "nothing is guaranteed") ||
+			strings.Contains(p.StatusCls, "ok") || p.TEE != "sim" || !strings.Contains(p.Simulated, "SIMULATED") ||
+			p.Policy != "accepted" || p.ModuleHash != hash {
+			t.Fatalf("%s: attestation panel = %+v, want simulated, not green, sim, SIMULATED, accepted, %s", b.name, p, hash)
+		}
+		for _, want := range []string{"keep proxy", "nothing is guaranteed", "simulated"} {
+			if !strings.Contains(p.Summary, want) {
+				t.Errorf("%s: the panel's sentence %q does not say %q", b.name, p.Summary, want)
+			}
+		}
+		if strings.Contains(p.Summary, "sha384:") || p.Open || !strings.Contains(p.Details, "keep digest") {
+			t.Errorf("%s: hashes not tucked under a closed disclosure that names keep digest: open=%v summary=%q", b.name, p.Open, p.Summary)
 		}
 	}
 
+	// Screenshots of the panel, with its details open, at desktop width
+	// and at 390 px (a phone), where nothing may overflow sideways.
+	bob.do(t, "open the details", chromedp.Click(css("#att-details summary")),
+		until(`() => document.querySelector("#att-details").open`))
 	shot := filepath.Join(shots, "cryptle-player-b.png")
 	if err := bob.screenshot(t, shot); err != nil {
 		t.Fatal(err)
 	}
+	if err := bob.panelScreenshot(t, filepath.Join(shots, "cryptle-attestation-desktop.png")); err != nil {
+		t.Fatal(err)
+	}
+	bob.do(t, "narrow the window to 390 px", chromedp.EmulateViewport(390, 844),
+		until(`() => window.innerWidth === 390`))
+	if w := eval[int](t, bob, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("at 390 px the page is %d px wide: it overflows sideways", w)
+	}
+	if w := eval[int](t, bob, `Math.ceil(document.querySelector("#attestation").getBoundingClientRect().right)`); w > 390 {
+		t.Errorf("at 390 px the attestation panel reaches x=%d: it overflows", w)
+	}
+	if err := bob.panelScreenshot(t, filepath.Join(shots, "cryptle-attestation-390px.png")); err != nil {
+		t.Fatal(err)
+	}
+	bob.do(t, "widen the window again", chromedp.EmulateViewport(1280, 1000))
 
 	// A proxy pinning another module serves a browser no game, only the
 	// proxy's 502 (TestCryptle checks the same with plain HTTP).
@@ -338,6 +379,24 @@ func TestCryptleBrowser(t *testing.T) {
 	if got.Join || strings.Contains(got.Text, "Cryptle") || !strings.Contains(got.Text, "not in the policy") {
 		t.Fatalf("a proxy pinning another module served the game: %q", got.Text)
 	}
+}
+
+// panelScreenshot saves a PNG of b's attestation panel to path.
+func (b *browser) panelScreenshot(t *testing.T, path string) error {
+	ctx, cancel := context.WithTimeout(b.tab, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.Screenshot(css("#attestation")))
+	if err != nil {
+		return fmt.Errorf("%s: panel screenshot: %v", b.name, err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		return fmt.Errorf("%s: panel screenshot is not a PNG (%d bytes)", b.name, len(png))
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		return err
+	}
+	t.Logf("screenshot of %s's attestation panel: %s", b.name, path)
+	return nil
 }
 
 // screenshot saves a PNG of b's whole page to path; it also logs the path.

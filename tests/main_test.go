@@ -32,6 +32,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	buildDir = dir
+	// keep caches compiled code by default under the user's cache dir, with
+	// its key in the user's config dir: the tests' keeps use fresh ones.
+	for _, v := range []string{"XDG_CACHE_HOME", "XDG_CONFIG_HOME"} {
+		os.Setenv(v, filepath.Join(dir, v))
+	}
+	os.Unsetenv("KEEP_CACHE_DIR")
+	os.Unsetenv("KEEP_CACHE_KEY")
 	keepBin = filepath.Join(dir, "keep")
 	if out, err := goBuild(keepBin, "./cmd/keep", nil); err != nil {
 		fmt.Fprintf(os.Stderr, "building keep: %v\n%s", err, out)

@@ -153,13 +153,24 @@ func TestWATTraps(t *testing.T) {
 	}
 }
 
+// TestWATDefaultExport runs a module whose only entry point is the default
+// export "" (wasmtime and Enarx run it when there is no _start).
+func TestWATDefaultExport(t *testing.T) {
+	t.Parallel()
+	dir := compileWAT(t, "default_export")
+	r := keepGuarded(t, dir, nil, "run", "default_export.wasm")
+	if r.code != 5 || r.stdout != "default\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 5, \"default\\n\"", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestWATLinkErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		module string
 		want   []string // substrings of the one-line error
 	}{
-		{"nostart", []string{"_start"}},
+		{"nostart", []string{"_start", "default export"}},
 		{"import_env", []string{"env.foo"}},
 		{"import_wasi_unknown", []string{"wasi_snapshot_preview1.no_such_call"}},
 	} {
@@ -338,6 +349,8 @@ func TestWATSignals(t *testing.T) {
 			if r.stdout != "sleeping\n" {
 				t.Errorf("stdout = %q, want %q (the guest ran on after %v stopped it)", r.stdout, "sleeping\n", tc.sig)
 			}
+			// One line, naming the module and the signal.
+			checkOneLine(t, r, "keep: "+tc.args[0]+": stopped by "+tc.name[strings.Index(tc.name, "SIG"):])
 			checkNoCrash(t, r)
 		})
 	}

@@ -43,6 +43,7 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 const topUsage = `Usage: keep [--log-level LEVEL] COMMAND [ARGS...]
+       keep [run flags] MODULE [ARGS...]   (same as keep run)
 
 Keep runs WebAssembly (WASI preview1) workloads in a keep.
 
@@ -65,21 +66,29 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g.SetOutput(io.Discard)
 	level := g.String("log-level", "warn", "")
 	format := g.String("log-format", "text", "")
-	if err := g.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, topUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "keep: %v\n%s", err, "Run 'keep help' for usage.\n")
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-V") {
+		args = append([]string{"version"}, args[1:]...)
+	}
+	pos, err := parseArgs(g, args, true)
+	var uf unknownFlagError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, topUsage)
+		return 0
+	case errors.As(err, &uf):
+		// keep --dir . app.wasm: run's flags before the module, as with
+		// wasmtime.
+		pos = append([]string{"run"}, args...)
+	case err != nil:
+		fmt.Fprintf(stderr, "keep: %v (run 'keep help' for usage)\n", err)
 		return exitUsage
 	}
-	args = g.Args()
+	args = pos
 	if len(args) == 0 {
 		fmt.Fprint(stderr, topUsage)
 		return exitUsage
 	}
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, level: *level, format: *format}
-	var err error
 	switch args[0] {
 	case "run":
 		return c.run(args[1:])
@@ -104,9 +113,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, topUsage)
 		return 0
 	default:
+		if looksLikeModule(args[0]) {
+			// keep app.wasm [ARGS] is keep run app.wasm [ARGS], as with wasmtime.
+			return c.run(args)
+		}
 		err = usageError{fmt.Sprintf("unknown command %q (run 'keep help' for the list)", args[0])}
 	}
 	return c.exit(err)
+}
+
+// looksLikeModule tells whether a first argument that is no command names
+// a module: a .wasm file name, a path, or an existing regular file.
+func looksLikeModule(arg string) bool {
+	if strings.HasSuffix(arg, ".wasm") || strings.ContainsRune(arg, '/') {
+		return true
+	}
+	st, err := os.Stat(arg)
+	return err == nil && st.Mode().IsRegular()
 }
 
 type cli struct {
@@ -144,38 +167,43 @@ func (c *cli) exit(err error) int {
 // flags returns a FlagSet for a subcommand with the common flags.
 func (c *cli) flags(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Func("log-level", "log level of keep's own logs: debug, info, warn, error (default warn)", func(s string) error {
+	fs.SetOutput(io.Discard) // errors are printed once, by exit
+	fs.Func("log-level", "`LEVEL` of keep's own logs on stderr: debug, info, warn, error (default warn)", func(s string) error {
 		c.level = s
 		return nil
 	})
-	fs.Func("log-format", "format of keep's own stderr lines: text or json (default text)", func(s string) error {
+	fs.Func("log-format", "`FORMAT` of keep's own stderr lines: text or json (default text)", func(s string) error {
 		c.format = s
 		return nil
 	})
 	fs.Usage = func() {
 		fmt.Fprint(c.stdout, usage)
-		fs.SetOutput(c.stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(c.stderr)
+		printFlags(c.stdout, fs)
 	}
 	return fs
 }
 
-// parse parses subcommand flags; usage errors become usageError.
+// parse parses subcommand flags, which may come before, between or after
+// the positional arguments (fs.Args() holds those); usage errors become
+// usageError.
 func (c *cli) parse(fs *flag.FlagSet, args []string) error {
-	usage := fs.Usage
-	fs.Usage = func() {}     // flag calls Usage on any error; print it only for --help
-	fs.SetOutput(io.Discard) // errors are printed once, by exit
-	err := fs.Parse(args)
-	fs.SetOutput(c.stderr)
-	fs.Usage = usage
+	return c.parseArgs(fs, args, false)
+}
+
+// parseArgs is parse; with stopAtFirst, the first positional argument
+// ends keep's flags (keep run: the rest belong to the module).
+func (c *cli) parseArgs(fs *flag.FlagSet, args []string, stopAtFirst bool) error {
+	pos, err := parseArgs(fs, args, stopAtFirst)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.Usage()
 		return err
 	}
 	if err != nil {
-		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+		return usageError{err.Error()}
+	}
+	// Hand the positional arguments to fs, so that fs.Args() has them.
+	if err := fs.Parse(append([]string{"--"}, pos...)); err != nil {
+		return usageError{err.Error()}
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(c.level)); err != nil {
@@ -190,15 +218,20 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 const runUsage = `Usage: keep run [flags] MODULE [ARGS...]
+       keep [flags] MODULE [ARGS...]
 
-Runs MODULE's _start and exits with its exit code. ARGS follow argv[0] (the
-module's file name), after any args from the config. Flags must come before
-MODULE; everything after it goes to the module.
+Runs MODULE's _start (else its default export "") and exits with its exit
+code. ARGS follow argv[0] (the module's file name), after any args from the
+config. keep's flags come before MODULE; everything after MODULE goes to the
+module, flags included (a "--" before MODULE also ends keep's flags).
 
 Exit codes: the module's own exit code; 124 when --timeout elapsed; 125 when
 keep could not run the module (bad input, link error); 134 on a trap; 130 or
 143 when stopped by SIGINT or SIGTERM; 2 on a bad command line. SIGTERM
 first drains a keep that has listeners: 0 once every connection finished.
+
+Compiled code is cached (authenticated) in $XDG_CACHE_HOME/keep, else
+~/.cache/keep; --no-cache turns the cache off.
 
 Flags:
 `
@@ -206,17 +239,19 @@ Flags:
 func (c *cli) run(args []string) int {
 	fs := c.flags("run", runUsage)
 	var envs, dirs multiFlag
-	config := fs.String("config", "", "Enarx.toml with args, env and files for the keep")
-	fs.Var(&envs, "env", "set an environment variable `K=V` for the module (repeatable)")
-	fs.Var(&dirs, "dir", "expose host directory `HOST[:GUEST][:ro]` to the module (repeatable)")
-	timeout := fs.Duration("timeout", 0, "stop the module after this `duration` (e.g. 30s; 0 = no limit)")
+	config := fs.String("config", "", "`FILE`: the keep's Enarx.toml (args, env and [[files]]); keep never reads one it is not given")
+	fs.Var(&envs, "env", "set `NAME=VALUE` for the module, or pass NAME on from keep's environment (repeatable)")
+	envInherit := fs.Bool("env-inherit", false, "pass keep's whole environment to the module (--env and the config's env take precedence)")
+	fs.Var(&dirs, "dir", "expose a host directory (`SPEC`: HOST, HOST:GUEST, HOST:GUEST:ro or HOST::GUEST; repeatable)")
+	timeout := fs.Duration("timeout", 0, "stop the module after this `duration`, with a unit (e.g. 30s, 5m; 0 = no limit)")
 	maxMem := fs.String("max-memory", "", "cap the module's memory: `N` pages of 64 KiB, or a size such as 256MiB or 1GiB (default 4GiB)")
-	cacheDir := fs.String("cache-dir", os.Getenv("KEEP_CACHE_DIR"), "keep compiled code in `DIR` across runs, authenticated (env KEEP_CACHE_DIR)")
-	cacheKey := fs.String("cache-key", os.Getenv("KEEP_CACHE_KEY"), "`FILE` holding the cache's secret key, outside the cache dir (env KEEP_CACHE_KEY; default in the user config dir)")
-	backend := fs.String("backend", "auto", "TEE backend for the keep's evidence: auto, "+strings.Join(backends.Names(), ", "))
+	cacheDir := fs.String("cache-dir", "", "keep compiled code in `DIR` (env KEEP_CACHE_DIR; default $XDG_CACHE_HOME/keep or ~/.cache/keep)")
+	cacheKey := fs.String("cache-key", "", "`FILE` holding the cache's secret key, outside the cache dir (env KEEP_CACHE_KEY; default keep/cache.key in the user config dir, created 0600 on first use)")
+	noCache := fs.Bool("no-cache", false, "compile the module afresh, without the on-disk cache")
+	backend := fs.String("backend", "auto", "TEE backend (`NAME`) for the keep's evidence: auto, "+strings.Join(backends.Names(), ", "))
 	requireTEE := fs.Bool("require-tee", false, "refuse to run without a hardware TEE (never fall back to sim)")
 	opsf := addOpsFlags(fs)
-	if err := c.parse(fs, args); err != nil {
+	if err := c.parseArgs(fs, args, true); err != nil {
 		return c.exit(err)
 	}
 	if fs.NArg() == 0 {
@@ -229,12 +264,9 @@ func (c *cli) run(args []string) int {
 	rc.OnListen = func(fd uint32, name string, addr net.Addr) {
 		fmt.Fprintf(c.stderr, "keep: fd %d (%s): listening on %s\n", fd, name, addr)
 	}
-	for _, e := range envs {
-		k, v, ok := strings.Cut(e, "=")
-		if !ok || k == "" {
-			return c.exit(usageError{fmt.Sprintf("--env %q: want K=V", e)})
-		}
-		rc.Env = append(rc.Env, [2]string{k, v})
+	explicit, err := parseEnv(envs)
+	if err != nil {
+		return c.exit(err)
 	}
 	for _, d := range dirs {
 		m, err := parseDir(d)
@@ -253,8 +285,9 @@ func (c *cli) run(args []string) int {
 	if *timeout < 0 {
 		return c.exit(usageError{fmt.Sprintf("--timeout %v: must not be negative", *timeout)})
 	}
+	var cfg *runtime.Config
 	if *config != "" {
-		cfg, err := runtime.LoadConfig(*config)
+		cfg, err = runtime.LoadConfig(*config)
 		if err != nil {
 			return c.exit(pathErr(err))
 		}
@@ -268,7 +301,15 @@ func (c *cli) run(args []string) int {
 				needEvidence = true
 			}
 		}
+		if !writesOutput(cfg) {
+			fmt.Fprintf(c.stderr, "keep: warning: %s has no stdout or stderr in [[files]]: the module's output goes nowhere\n", *config)
+		}
 	}
+	c.hintEnarxToml(*config)
+	if *envInherit {
+		rc.Env = inheritedEnv(os.Environ(), cfg)
+	}
+	rc.Env = append(rc.Env, explicit...)
 	tdx := false
 	if needEvidence || *requireTEE || *backend != "auto" {
 		att, chosen, fellBack, err := backends.Select(*backend, *requireTEE)
@@ -295,16 +336,8 @@ func (c *cli) run(args []string) int {
 	}
 
 	ec := runtime.EngineConfig{MaxMemoryPages: pages, Logger: c.log, Metrics: o.sink}
-	if *cacheDir != "" {
-		key := *cacheKey
-		if key == "" {
-			cd, err := os.UserConfigDir()
-			if err != nil {
-				return c.exit(fmt.Errorf("--cache-dir: no place for the cache key (%v); give --cache-key", err))
-			}
-			key = filepath.Join(cd, "keep", "cache.key")
-		}
-		if ec.Cache, err = runtime.OpenDiskCache(*cacheDir, key); err != nil {
+	if !*noCache {
+		if ec.Cache, err = c.openCache(*cacheDir, *cacheKey); err != nil {
 			return c.exit(err)
 		}
 	}
@@ -315,7 +348,7 @@ func (c *cli) run(args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	stop := c.watchStops(ctx, cancel, fmt.Sprintf("keep: %s: stopped after --timeout %v (the module did not return within %v; exiting)", path, *timeout, stopGrace))
+	stop := c.watchStopsOf(ctx, cancel, path, fmt.Sprintf("keep: %s: stopped after --timeout %v (the module did not return within %v; exiting)", path, *timeout, stopGrace))
 	defer stop.finish()
 
 	engine, err := runtime.NewEngine(ec)
@@ -325,6 +358,10 @@ func (c *cli) run(args []string) int {
 	defer engine.Close(context.Background())
 	mod, err := engine.Compile(ctx, path, wasm)
 	if err != nil {
+		var ce *runtime.CompileError
+		if pages != 0 && errors.As(err, &ce) && strings.Contains(err.Error(), "over limit") {
+			return c.exit(fmt.Errorf("%s: needs more memory than --max-memory %s allows (%v)", path, *maxMem, err))
+		}
 		return c.exit(fmt.Errorf("%s: %w", path, err))
 	}
 	defer mod.Close(context.Background())
@@ -337,7 +374,7 @@ func (c *cli) run(args []string) int {
 	stop.started()
 	code, err := mod.Run(ctx, rc)
 	if s := stop.finish(); s != 0 {
-		c.log.Info("stopped by signal", "signal", s.String())
+		fmt.Fprintf(c.stderr, "keep: %s: stopped by %s\n", path, signalName(s))
 		return exitSignal + int(s)
 	}
 	var trap *runtime.TrapError
@@ -354,22 +391,150 @@ func (c *cli) run(args []string) int {
 		fmt.Fprintf(c.stderr, "keep: %s: %v\n", path, trap)
 		return exitTrap
 	}
+	var ce *runtime.ConfigError
+	if errors.As(err, &ce) {
+		return c.exit(err) // names the config's file and line
+	}
 	return c.exit(fmt.Errorf("%s: %w", path, err))
 }
 
-// parseDir parses HOST[:GUEST][:ro]; GUEST defaults to HOST.
+// openCache opens the compilation cache: dir (else $KEEP_CACHE_DIR, else
+// keep in the user cache dir) with the key in keyFile (else
+// $KEEP_CACHE_KEY, else keep/cache.key in the user config dir). A cache
+// the user named must open; the default one is skipped, with a warning,
+// when it cannot (no home directory, a read-only one).
+func (c *cli) openCache(dir, keyFile string) (*runtime.DiskCache, error) {
+	named := dir != "" || os.Getenv("KEEP_CACHE_DIR") != ""
+	if dir == "" {
+		dir = os.Getenv("KEEP_CACHE_DIR")
+	}
+	if keyFile == "" {
+		keyFile = os.Getenv("KEEP_CACHE_KEY")
+	}
+	fail := func(err error) (*runtime.DiskCache, error) {
+		if named {
+			return nil, fmt.Errorf("--cache-dir: %w", err)
+		}
+		fmt.Fprintf(c.stderr, "keep: warning: compilation cache off (%v); use --cache-dir DIR, or --no-cache to silence this\n", err)
+		return nil, nil
+	}
+	if dir == "" {
+		ucd, err := os.UserCacheDir()
+		if err != nil {
+			return fail(err)
+		}
+		dir = filepath.Join(ucd, "keep")
+	}
+	if keyFile == "" {
+		cd, err := os.UserConfigDir()
+		if err != nil {
+			return fail(fmt.Errorf("no place for the cache key (%v); give --cache-key", err))
+		}
+		keyFile = filepath.Join(cd, "keep", "cache.key")
+	}
+	dc, err := runtime.OpenDiskCache(dir, keyFile)
+	if err != nil {
+		return fail(err)
+	}
+	c.log.Debug("compilation cache", "dir", dir, "key", keyFile)
+	return dc, nil
+}
+
+// writesOutput tells whether cfg gives the module a stdout or stderr.
+func writesOutput(cfg *runtime.Config) bool {
+	for _, f := range cfg.Files {
+		if f.Kind == runtime.KindStdout || f.Kind == runtime.KindStderr {
+			return true
+		}
+	}
+	return false
+}
+
+// hintEnarxToml prints a one-line hint when the current directory has an
+// Enarx.toml that --config (named config) does not name: Enarx reads it by
+// itself, keep only when told to.
+func (c *cli) hintEnarxToml(config string) {
+	st, err := os.Stat("Enarx.toml")
+	if err != nil || !st.Mode().IsRegular() {
+		return
+	}
+	if config != "" {
+		if cst, err := os.Stat(config); err == nil && os.SameFile(st, cst) {
+			return
+		}
+	}
+	fmt.Fprintf(c.stderr, "keep: hint: ./Enarx.toml is not used unless named: add --config Enarx.toml\n")
+}
+
+// parseEnv parses --env values: NAME=VALUE, or NAME alone to pass NAME on
+// from keep's own environment (as wasmtime does).
+func parseEnv(envs []string) ([][2]string, error) {
+	var out [][2]string
+	for _, e := range envs {
+		k, v, ok := strings.Cut(e, "=")
+		if k == "" || strings.ContainsRune(k, 0) || strings.ContainsRune(v, 0) {
+			return nil, usageError{fmt.Sprintf("--env %q: want NAME=VALUE or NAME", e)}
+		}
+		if !ok {
+			if v, ok = os.LookupEnv(k); !ok {
+				return nil, usageError{fmt.Sprintf("--env %q: %s is not set in keep's environment (give %s=VALUE)", e, k, k)}
+			}
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out, nil
+}
+
+// inheritedEnv is keep's environment for --env-inherit, less what the
+// config sets (the config's env wins over the inherited one) and the
+// FD_COUNT and FD_NAMES that Keep sets from the config's [[files]].
+func inheritedEnv(environ []string, cfg *runtime.Config) [][2]string {
+	var out [][2]string
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		if cfg != nil {
+			if _, set := cfg.Env[k]; set || k == "FD_COUNT" || k == "FD_NAMES" {
+				continue
+			}
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out
+}
+
+// parseDir parses a --dir value: HOST (seen at the same path), wazero's
+// HOST:GUEST and HOST:GUEST:ro (HOST:ro is HOST read-only), or wasmtime's
+// HOST::GUEST. Anything else, such as HOST:GUEST:rw or an empty part, is an
+// error, never a directory with a colon in its name.
 func parseDir(s string) (runtime.Mount, error) {
 	m := runtime.Mount{}
-	rest := s
-	if strings.HasSuffix(rest, ":ro") {
-		m.ReadOnly, rest = true, strings.TrimSuffix(rest, ":ro")
-	}
-	host, guest, ok := strings.Cut(rest, ":")
-	if !ok {
-		guest = host
+	bad := usageError{fmt.Sprintf("--dir %q: want HOST, HOST:GUEST, HOST:GUEST:ro or HOST::GUEST", s)}
+	var host, guest string
+	if h, g, ok := strings.Cut(s, "::"); ok {
+		host, guest = h, g
+		if strings.Contains(g, ":") {
+			return m, bad
+		}
+	} else {
+		parts := strings.Split(s, ":")
+		switch {
+		case len(parts) == 1:
+			host, guest = parts[0], parts[0]
+		case len(parts) == 2 && parts[1] == "ro":
+			host, guest, m.ReadOnly = parts[0], parts[0], true
+		case len(parts) == 2:
+			host, guest = parts[0], parts[1]
+		case len(parts) == 3 && parts[2] == "ro":
+			host, guest, m.ReadOnly = parts[0], parts[1], true
+		default:
+			return m, bad
+		}
 	}
 	if host == "" || guest == "" {
-		return m, usageError{fmt.Sprintf("--dir %q: want HOST[:GUEST][:ro]", s)}
+		return m, bad
 	}
 	st, err := os.Stat(host)
 	if err != nil {

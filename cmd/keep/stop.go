@@ -38,6 +38,9 @@ type stopper struct {
 	// runtime.Control.Drain), or is cancelled after drainTimeout.
 	drain        func()
 	drainTimeout time.Duration
+	// module names the module in the line printed when a signal forces
+	// the exit.
+	module string
 
 	runOnce sync.Once
 	mu      sync.Mutex // held by whoever reports the end, until the exit
@@ -47,8 +50,14 @@ type stopper struct {
 
 // watchStops starts watching for SIGINT and SIGTERM, and for the end of ctx
 // (its --timeout), which cancel ends. timeoutLine is what to print if a
-// timed-out guest does not return.
+// timed-out guest does not return. Set the stopper's module before the
+// first signal can arrive (keep run does, at once) to name it in messages.
 func (c *cli) watchStops(ctx context.Context, cancel context.CancelFunc, timeoutLine string) *stopper {
+	return c.watchStopsOf(ctx, cancel, "keep", timeoutLine)
+}
+
+// watchStopsOf is watchStops, naming module (or command) in its messages.
+func (c *cli) watchStopsOf(ctx context.Context, cancel context.CancelFunc, module, timeoutLine string) *stopper {
 	s := &stopper{
 		stderr:       c.stderr,
 		cancel:       cancel,
@@ -58,6 +67,7 @@ func (c *cli) watchStops(ctx context.Context, cancel context.CancelFunc, timeout
 		timeoutLine:  timeoutLine,
 		drain:        c.drain,
 		drainTimeout: c.drainTimeout,
+		module:       module,
 	}
 	signal.Notify(s.sigs, syscall.SIGINT, syscall.SIGTERM)
 	go s.watch(ctx.Done())
@@ -114,14 +124,14 @@ func (s *stopper) watch(ctxDone <-chan struct{}) {
 			return
 		case g := <-s.sigs:
 			if sig != 0 {
-				s.exit(exitSignal+int(sig), "") // a second signal: at once
+				s.exit(exitSignal+int(sig), fmt.Sprintf("keep: %s: stopped by a second %s", s.module, signalName(g.(syscall.Signal)))) // at once
 				return
 			}
 			if g == syscall.SIGTERM && s.drain != nil && drained == nil {
 				// Kubernetes' way to stop a pod: stop accepting, let
 				// open connections finish, then stop the guest.
 				s.drain()
-				fmt.Fprintf(s.stderr, "keep: SIGTERM: draining: listeners closed; waiting up to %v for open connections\n", s.drainTimeout)
+				fmt.Fprintf(s.stderr, "keep: %s: SIGTERM: draining: listeners closed; waiting up to %v for open connections\n", s.module, s.drainTimeout)
 				drained = time.After(s.drainTimeout)
 				continue
 			}
@@ -130,7 +140,7 @@ func (s *stopper) watch(ctxDone <-chan struct{}) {
 			}
 		case <-drained:
 			drained = make(chan time.Time) // never again
-			fmt.Fprintf(s.stderr, "keep: connections still open after --drain-timeout %v; stopping the module\n", s.drainTimeout)
+			fmt.Fprintf(s.stderr, "keep: %s: connections still open after --drain-timeout %v; stopping the module\n", s.module, s.drainTimeout)
 			if !stopNow(syscall.SIGTERM) {
 				return
 			}
@@ -149,7 +159,7 @@ func (s *stopper) watch(ctxDone <-chan struct{}) {
 			}
 		case <-grace:
 			if sig != 0 {
-				s.exit(exitSignal+int(sig), fmt.Sprintf("keep: module did not stop within %v of %v; exiting", stopGrace, sig))
+				s.exit(exitSignal+int(sig), fmt.Sprintf("keep: %s: stopped by %s (the module did not return within %v; exiting)", s.module, signalName(sig), stopGrace))
 			} else {
 				s.exit(exitTimeout, s.timeoutLine)
 			}
@@ -171,4 +181,15 @@ func (s *stopper) exit(code int, line string) {
 		fmt.Fprintln(s.stderr, line)
 	}
 	os.Exit(code)
+}
+
+// signalName is the conventional name of the signals keep handles.
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }

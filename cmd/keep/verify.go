@@ -7,11 +7,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -150,7 +148,7 @@ func fetchCert(addr string, timeout time.Duration) (*x509.Certificate, error) {
 	d := &net.Dialer{Timeout: timeout}
 	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) // verified below
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", addr, err)
+		return nil, fmt.Errorf("%s: %v", addr, explainTLS(err))
 	}
 	defer conn.Close()
 	certs := conn.ConnectionState().PeerCertificates
@@ -265,11 +263,15 @@ func (c *cli) attestCert(args []string) error {
 	curve := fs.String("curve", "p384", "key curve: p384 or p256")
 	var dns multiFlag
 	fs.Var(&dns, "dns", "add a DNS `NAME` to the certificate's SANs (repeatable)")
+	force := fs.Bool("force", false, "overwrite the --cert and --key files if they exist")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *module == "" || fs.NArg() > 0 {
 		return usageError{"attest-cert: want --module MODULE and no other arguments"}
+	}
+	if err := checkOverwrite(*force, *certOut, *keyOut); err != nil {
+		return err
 	}
 	opts := netattest.IssueOptions{DNSNames: dns}
 	switch *curve {
@@ -309,24 +311,12 @@ func (c *cli) attestCert(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writePEM(*keyOut, "PRIVATE KEY", keyDER, 0o600); err != nil {
+	if err := writePEMFile(*keyOut, "PRIVATE KEY", keyDER, 0o600, *force); err != nil {
 		return err
 	}
-	if err := writePEM(*certOut, "CERTIFICATE", id.Certificate.Raw, 0o644); err != nil {
+	if err := writePEMFile(*certOut, "CERTIFICATE", id.Certificate.Raw, 0o644, *force); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stderr, "keep: wrote %s and %s (%s backend: SIMULATED, module %s)\n", *certOut, *keyOut, keeps.TEESim, d)
 	return nil
-}
-
-func writePEM(path, typ string, der []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return pathErr(err)
-	}
-	if err := pem.Encode(f, &pem.Block{Type: typ, Bytes: der}); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

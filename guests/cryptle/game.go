@@ -416,8 +416,33 @@ type OwnWordView struct {
 	ID       string `json:"id"`
 	Word     string `json:"word"`
 	Players  int    `json:"players"`   // players who guessed at it
-	SolvedBy int    `json:"solved_by"` // players who solved it
-	FailedBy int    `json:"failed_by"` // players who failed or gave up
+	Playing  int    `json:"playing"`   // of them, those still guessing
+	SolvedBy int    `json:"solved_by"` // of them, those who solved it
+	FailedBy int    `json:"failed_by"` // of them, those who failed or gave up
+	Summary  string `json:"summary"`   // the counts as the page shows them
+}
+
+// summarize sets v.Summary from its counts: "nobody has tried it yet", or
+// "2 players: 1 playing, 1 solved" (only the counts that are not zero).
+func (v *OwnWordView) summarize() {
+	if v.Players == 0 {
+		v.Summary = "nobody has tried it yet"
+		return
+	}
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{v.Playing, "playing"}, {v.SolvedBy, "solved"}, {v.FailedBy, "failed"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	noun := "players"
+	if v.Players == 1 {
+		noun = "player"
+	}
+	v.Summary = fmt.Sprintf("%d %s: %s", v.Players, noun, strings.Join(parts, ", "))
 }
 
 // PlayerView is a player's public identity.
@@ -448,8 +473,11 @@ func (g *Game) State(p *Player) StateView {
 					ov.SolvedBy++
 				case StatusFailed:
 					ov.FailedBy++
+				default:
+					ov.Playing++
 				}
 			}
+			ov.summarize()
 			s.MyWords = append(s.MyWords, ov)
 			continue
 		}

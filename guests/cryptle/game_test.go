@@ -218,3 +218,45 @@ func TestGuessAndGiveUp(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnWordCounts: the owner's status line counts each player who tried
+// the word once, as playing, solved or failed. (It once said "1 playing,
+// 1 solved" when the only player had solved it.)
+func TestOwnWordCounts(t *testing.T) {
+	g := NewGame(nil)
+	a, _, _ := g.Join("A")
+	b, _, _ := g.Join("B")
+	c, _, _ := g.Join("C")
+	id, err := g.SetWord(a, "crane")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type counts struct{ players, playing, solved, failed int }
+	for _, step := range []struct {
+		name    string
+		do      func() error
+		want    counts
+		summary string
+	}{
+		{"nobody yet", func() error { return nil }, counts{0, 0, 0, 0}, "nobody has tried it yet"},
+		{"B misses", func() error { _, err := g.Guess(b, id, "slate"); return err }, counts{1, 1, 0, 0}, "1 player: 1 playing"},
+		{"B solves", func() error { _, err := g.Guess(b, id, "crane"); return err }, counts{1, 0, 1, 0}, "1 player: 1 solved"},
+		{"C misses", func() error { _, err := g.Guess(c, id, "house"); return err }, counts{2, 1, 1, 0}, "2 players: 1 playing, 1 solved"},
+		{"C gives up", func() error { _, _, err := g.GiveUp(c, id); return err }, counts{2, 0, 1, 1}, "2 players: 1 solved, 1 failed"},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		mw := g.State(a).MyWords
+		if len(mw) != 1 {
+			t.Fatalf("%s: my words %+v", step.name, mw)
+		}
+		w := mw[0]
+		if got := (counts{w.Players, w.Playing, w.SolvedBy, w.FailedBy}); got != step.want {
+			t.Errorf("%s: counts %+v, want %+v", step.name, got, step.want)
+		}
+		if w.Summary != step.summary {
+			t.Errorf("%s: summary %q, want %q", step.name, w.Summary, step.summary)
+		}
+	}
+}

@@ -82,54 +82,119 @@ function setText(id, text, cls) {
   if (cls) e.classList.add(cls);
 }
 
+// pick reads a field of the proxy's attestation answer, at the top or
+// under "claims" or "evidence" (the answer's schema may group them), and
+// returns undefined when none has it.
+function pick(a, ...names) {
+  for (const where of [a, a.claims, a.evidence]) {
+    if (!where || typeof where !== "object") continue;
+    for (const n of names) if (where[n] !== undefined && where[n] !== null) return where[n];
+  }
+  return undefined;
+}
+
+const TEE_NAMES = { tdx: "Intel TDX", snp: "AMD SEV-SNP", sgx: "Intel SGX", sim: "no TEE (simulated)" };
+
+// attestationView turns the proxy's answer (or null when there is none)
+// into what the panel says: a state, a short status and one plain
+// sentence — what was checked, by whom, and what it does not guarantee.
+function attestationView(a) {
+  if (!a) {
+    return {
+      state: "unverified", status: "Not checked",
+      summary: "Nobody has checked this server: open the game through your own keep proxy to have it verified. " +
+        "Until then nothing is guaranteed — whoever runs the server could read the secret words.",
+    };
+  }
+  const reasons = [].concat(pick(a, "reasons") || []).map(String);
+  // The policy's verdict decides; simulated evidence is accepted only
+  // when the policy allows it, and then said to guarantee nothing.
+  const accepted = pick(a, "accepted", "policy_accepted") === true;
+  const simulated = pick(a, "simulated") === true || String(pick(a, "tee") || "") === "sim";
+  const debug = pick(a, "debug") === true;
+  if (!accepted) {
+    return {
+      state: "refused", status: "Refused",
+      summary: "Your keep proxy refused this server" + (reasons.length ? " (" + reasons.join("; ") + ")" : "") +
+        ". Do not trust it with anything.",
+    };
+  }
+  if (simulated) {
+    return {
+      state: "simulated", status: "SIMULATED — nothing is guaranteed",
+      summary: "Your keep proxy checked that this server runs the Cryptle build your policy names, but it runs in a " +
+        "simulated keep with no real TEE: nothing is guaranteed, and whoever runs the server could read the secret words.",
+    };
+  }
+  const tee = TEE_NAMES[String(pick(a, "tee") || "")] || "a hardware TEE";
+  if (debug) {
+    return {
+      state: "debug", status: "Debug mode — not private",
+      summary: "Your keep proxy checked that this server runs the Cryptle build your policy names in " + tee +
+        ", but in debug mode: whoever runs the machine can look inside, so the secret words are not private.",
+    };
+  }
+  return {
+    state: "trusted", status: "Verified by your keep proxy",
+    summary: "Your keep proxy checked that this server runs exactly the Cryptle build your policy names, inside " + tee +
+      " whose maker signs that report, so the secret words stay inside it. It does not prove that the game itself is " +
+      "free of bugs, nor protect what you type on this computer.",
+  };
+}
+
 async function loadAttestation() {
-  const status = $("#att-status");
-  let a;
+  let a = null;
   try {
     const resp = await fetch("/.well-known/keep-attestation", { cache: "no-store" });
     if (!resp.ok) throw new Error("HTTP " + resp.status);
     a = await resp.json();
     if (!a || typeof a !== "object") throw new Error("not an object");
   } catch (_) {
-    status.textContent = "not verified: open this page through keep proxy";
-    status.className = "att-status bad";
-    $("#attestation").dataset.verified = "false";
+    a = null;
+  }
+  const v = attestationView(a);
+  const panel = $("#attestation");
+  panel.dataset.state = v.state;
+  panel.dataset.verified = String(v.state === "trusted" || v.state === "simulated");
+  const status = $("#att-status");
+  status.textContent = v.status;
+  status.className = "att-status " + ({ trusted: "ok", simulated: "warn" }[v.state] || "bad");
+  $("#att-summary").textContent = v.summary;
+  if (!a) {
     for (const id of ["att-tee", "att-simulated", "att-policy", "att-module-hash", "att-config-hash",
       "att-measurements", "att-debug", "att-fingerprint", "att-not-pinned"]) {
       setText(id, "unknown");
     }
     return;
   }
-  const verified = a.verified === true;
-  const accepted = verified && a.accepted === true;
-  const reasons = Array.isArray(a.reasons) ? a.reasons : [];
-  $("#attestation").dataset.verified = String(accepted);
-  if (accepted) {
-    status.textContent = "verified by keep proxy: the policy accepted this keep";
-    status.className = "att-status ok";
-  } else {
-    status.textContent = (verified ? "policy refused this keep" : "not verified") +
-      (reasons.length ? ": " + reasons.join("; ") : "");
-    status.className = "att-status bad";
-  }
+  const accepted = pick(a, "accepted", "policy_accepted");
+  const verified = pick(a, "verified") === true || accepted === true;
+  const reasons = [].concat(pick(a, "reasons") || []).map(String);
+  const tee = pick(a, "tee");
+  const simulated = pick(a, "simulated");
   // Without verified evidence, the TEE fields say nothing.
-  setText("att-tee", verified && a.tee ? String(a.tee) : "unknown");
-  if (a.simulated === true) setText("att-simulated", "SIMULATED — not a real TEE", "bad");
-  else if (verified && a.simulated === false) setText("att-simulated", "no (hardware TEE)", "good");
+  setText("att-tee", verified && tee ? String(tee) : "unknown");
+  if (simulated === true) setText("att-simulated", "SIMULATED — not a real TEE", "bad");
+  else if (verified && simulated === false) setText("att-simulated", "no (hardware TEE)", "good");
   else setText("att-simulated", "unknown");
-  if (a.accepted === true) setText("att-policy", "accepted", "good");
-  else if (a.accepted === false) {
+  if (accepted === true) setText("att-policy", "accepted", "good");
+  else if (accepted === false) {
     setText("att-policy", "REJECTED" + (reasons.length ? ": " + reasons.join("; ") : ""), "bad");
   } else setText("att-policy", "unknown");
-  setText("att-module-hash", a.module_hash ? String(a.module_hash) : "unknown");
-  setText("att-config-hash", a.config_hash ? String(a.config_hash) : "none");
-  const m = a.measurements && typeof a.measurements === "object" ? Object.entries(a.measurements) : [];
-  setText("att-measurements", m.length ? m.map(([k, v]) => k + ": " + v).join("\n") : "none");
-  if (a.debug === true) setText("att-debug", "DEBUG — the TEE can be inspected", "bad");
-  else if (verified && a.debug === false) setText("att-debug", "no");
+  const moduleHash = pick(a, "module_hash");
+  const configHash = pick(a, "config_hash");
+  setText("att-module-hash", moduleHash ? String(moduleHash) : "unknown");
+  setText("att-config-hash", configHash ? String(configHash) : "none");
+  const ms = pick(a, "measurements");
+  const m = ms && typeof ms === "object" ? Object.entries(ms) : [];
+  setText("att-measurements", m.length ? m.map(([k, val]) => k + ": " + val).join("\n") : "none");
+  const debug = pick(a, "debug");
+  if (debug === true) setText("att-debug", "DEBUG — the TEE can be inspected", "bad");
+  else if (verified && debug === false) setText("att-debug", "no");
   else setText("att-debug", "unknown");
-  setText("att-fingerprint", a.fingerprint ? String(a.fingerprint) : "unknown");
-  const np = Array.isArray(a.not_pinned) ? a.not_pinned : [];
+  const fp = pick(a, "fingerprint");
+  setText("att-fingerprint", fp ? String(fp) : "unknown");
+  const np = [].concat(pick(a, "not_pinned") || []).map(String);
   setText("att-not-pinned", np.length ? np.join(", ") : "nothing");
 }
 
@@ -205,7 +270,7 @@ function renderMyWords(list) {
   const ul = $("#my-words");
   ul.replaceChildren(...list.map((w) => el("li", { dataset: { wordId: w.id } },
     el("span", { class: "secret", text: w.word }),
-    " — " + (w.players || 0) + " playing, " + (w.solved_by || 0) + " solved, " + (w.failed_by || 0) + " failed")));
+    el("span", { class: "word-summary", "data-testid": "word-summary", text: " — " + (w.summary || "") }))));
 }
 
 // ---- word cards ----
