@@ -33,11 +33,13 @@ import (
 )
 
 var (
-	module       = bytes.Repeat([]byte{0x11}, 48)
-	otherModule  = bytes.Repeat([]byte{0x22}, 48)
-	moduleHash   = "sha384:" + hex.EncodeToString(module)
-	measurement  = bytes.Repeat([]byte{0x4d}, 48)
-	signerOnce   = sync.OnceValues(func() (*sevtest.AmdSigner, error) { return sevtest.DefaultTestOnlyCertChain("Milan-B1", time.Now().Add(-24*time.Hour)) })
+	module      = bytes.Repeat([]byte{0x11}, 48)
+	otherModule = bytes.Repeat([]byte{0x22}, 48)
+	moduleHash  = "sha384:" + hex.EncodeToString(module)
+	measurement = bytes.Repeat([]byte{0x4d}, 48)
+	signerOnce  = sync.OnceValues(func() (*sevtest.AmdSigner, error) {
+		return sevtest.DefaultTestOnlyCertChain("Milan-B1", time.Now().Add(-24*time.Hour))
+	})
 	simAttester  = sync.OnceValues(sim.NewAttester)
 	allowSimPins = &netattest.Policy{AllowSimulated: true, ModuleHashes: []string{moduleHash}}
 )
