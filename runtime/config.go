@@ -141,11 +141,12 @@ type rawFile struct {
 }
 
 type rawConfig struct {
-	Steward   *string           `toml:"steward"`
-	Args      []string          `toml:"args"`
-	Env       map[string]string `toml:"env"`
-	Files     []toml.Primitive  `toml:"files"` // decoded one by one, to place errors
-	rawCAKeys                   // Keep's CA extensions (config_ca.go)
+	Steward *string           `toml:"steward"`
+	Args    []string          `toml:"args"`
+	Env     map[string]string `toml:"env"`
+	Files   []toml.Primitive  `toml:"files"` // decoded one by one, to place errors
+
+	rawCAKeys // Keep's CA extensions (config_ca.go)
 }
 
 // ConfigError is an error in an Enarx.toml. Its message has the form
