@@ -1,0 +1,151 @@
+package tests
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// caKeep starts the CA guest in a keep (sim backend) whose policy pins
+// the modules in pinned, and returns its address and the policy that
+// pins the CA keep itself (its module and Enarx.toml).
+func caKeep(t *testing.T, dir string, pinned ...string) (addr, trustPolicy string) {
+	t.Helper()
+	guest := buildGuest(t, "ca")
+	var hashes []string
+	for _, p := range pinned {
+		hashes = append(hashes, fmt.Sprintf("%q", p))
+	}
+	policy := writeFile(t, dir, "ca-policy.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%s]\n", strings.Join(hashes, ", ")))
+	cfg := writeFile(t, dir, "ca.toml", listenConfig("tls", "")+fmt.Sprintf(`
+[env]
+CA_LEAF_TTL = "1h"
+CA_NAMES = "localhost,127.0.0.1"
+
+[ca]
+policy = "ca-policy.toml"
+policy_hash = %q
+`, digestOf(t, policy)))
+	k := startKeep(t, 1, "--config", cfg, guest)
+	trustPolicy = writeFile(t, dir, "ca-trust.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%q]\nconfig_hashes = [%q]\n", digestOf(t, guest), digestOf(t, cfg)))
+	return k.addrs["ingest"], trustPolicy
+}
+
+func workloadConfig(caAddr, trustPolicy string) string {
+	return fmt.Sprintf("steward = %q\nsteward_policy = %q\nsteward_names = [\"localhost\", \"127.0.0.1\"]\nsteward_timeout = \"20s\"\n", "https://"+caAddr, trustPolicy) + listenConfig("tls", "")
+}
+
+// TestCAEndToEnd: a CA keep verified once with keep ca trust; a workload
+// keep with steward = gets a leaf from it; curl and openssl, knowing only
+// the root, accept the workload; the leaf names the module digest.
+func TestCAEndToEnd(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"curl", "openssl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("this test needs %s (Debian: apt-get install %s; .ci/run installs it)", tool, tool)
+		}
+	}
+	dir := t.TempDir()
+	http := buildGuest(t, "http")
+	caAddr, trust := caKeep(t, dir, digestOf(t, http))
+
+	// keep ca trust refuses a CA keep its policy does not pin.
+	wrong := writeFile(t, dir, "wrong.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%q]\n", otherHash))
+	bad := filepath.Join(dir, "bad-root.pem")
+	if r := keep(t, "", nil, "ca", "trust", caAddr, "--policy", wrong, "--out", bad); r.code == 0 || !strings.Contains(r.stderr, "module hash") {
+		t.Fatalf("keep ca trust with another module pinned: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Fatalf("a refused CA's root was written: %v", err)
+	}
+	root := filepath.Join(dir, "root.pem")
+	if r := keep(t, "", nil, "ca", "trust", caAddr, "--policy", trust, "--out", root); r.code != 0 || !strings.Contains(r.stderr, "verified") {
+		t.Fatalf("keep ca trust: exit %d\n%s", r.code, r.stderr)
+	}
+
+	cfg := writeFile(t, dir, "Enarx.toml", workloadConfig(caAddr, trust))
+	w := startKeep(t, 1, "--config", cfg, http)
+	_, port, _ := strings.Cut(w.addrs["ingest"], ":")
+
+	for _, host := range []string{"localhost", "127.0.0.1"} {
+		out, err := exec.Command("curl", "-sS", "--fail", "--cacert", root, "https://"+host+":"+port+"/").CombinedOutput()
+		if err != nil || string(out) != "Hello from a keep!\n" {
+			t.Fatalf("curl --cacert root.pem https://%s:%s/: %v\n%s", host, port, err, out)
+		}
+	}
+	cmd := exec.Command("openssl", "s_client", "-connect", "127.0.0.1:"+port, "-CAfile", root, "-verify_return_error", "-verify_ip", "127.0.0.1")
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Verify return code: 0 (ok)") {
+		t.Fatalf("openssl s_client -CAfile root.pem -verify_return_error: %v\n%s", err, out)
+	}
+	// Without the root, curl refuses the workload (it is not self-trusted).
+	if out, err := exec.Command("curl", "-sS", "https://127.0.0.1:"+port+"/").CombinedOutput(); err == nil {
+		t.Fatalf("curl without --cacert accepted the workload:\n%s", out)
+	}
+
+	pemData, err := os.ReadFile(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		t.Fatal("root.pem holds no certificate")
+	}
+	conn, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	want := "urn:keep:module:" + digestOf(t, http)
+	if len(leaf.URIs) != 1 || leaf.URIs[0].String() != want {
+		t.Errorf("leaf URI SANs %v, want %s", leaf.URIs, want)
+	}
+	if d := leaf.NotAfter.Sub(leaf.NotBefore); d > 2*60*60*1e9 {
+		t.Errorf("leaf lifetime %v, want the CA's 1h (plus backdating)", d)
+	}
+}
+
+// TestCARefusesUnpinnedModule: a workload whose module the CA's policy
+// does not pin is refused with 403 and the reason, and does not start.
+func TestCARefusesUnpinnedModule(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	caAddr, trust := caKeep(t, dir, digestOf(t, buildGuest(t, "http")))
+	echo := buildGuest(t, "echo")
+	cfg := writeFile(t, dir, "Enarx.toml", workloadConfig(caAddr, trust))
+	r := keep(t, "", nil, "run", "--config", cfg, echo)
+	if r.code == 0 || !strings.Contains(r.stderr, "403 Forbidden") || !strings.Contains(r.stderr, "is not in the policy") {
+		t.Fatalf("keep run with an unpinned module: exit %d\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "listening on") {
+		t.Fatalf("the refused keep listened:\n%s", r.stderr)
+	}
+}
+
+// TestCAUnreachable: a keep whose CA cannot be reached retries until
+// steward_timeout and fails clearly; it never serves a self-signed
+// certificate instead.
+func TestCAUnreachable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	writeFile(t, dir, "p.toml", "allow_simulated = true\n")
+	cfg := writeFile(t, dir, "Enarx.toml", fmt.Sprintf("steward = %q\nsteward_policy = \"p.toml\"\nsteward_timeout = \"1s\"\n", "https://"+addr)+listenConfig("tls", ""))
+	r := keep(t, "", nil, "run", "--config", cfg, buildGuest(t, "echo"))
+	if r.code != 125 || !strings.Contains(r.stderr, "no certificate after") || strings.Contains(r.stderr, "listening on") {
+		t.Fatalf("keep run with an unreachable CA: exit %d\n%s", r.code, r.stderr)
+	}
+}
