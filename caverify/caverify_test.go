@@ -279,6 +279,49 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// TestLeafVerifiesAsRATLS: the leaf carries the request's evidence, so an
+// RA-TLS verifier checks it as it checks a keep's self-signed certificate.
+func TestLeafVerifiesAsRATLS(t *testing.T) {
+	hs, _ := server(t, allowSimPins, netattest.Options{})
+	status, body := post(t, hs.URL, keepCSR(t, module))
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	chain, err := ca.DecodeChain(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := chain[1]
+	res, err := netattest.VerifyCertificate(context.Background(), leaf, netattest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := allowSimPins.Evaluate(res); !v.Accepted {
+		t.Fatalf("policy refused the leaf: %v", v.Reasons)
+	}
+	if res.Claims.ModuleHash.String() != moduleHash {
+		t.Errorf("module hash %s", res.Claims.ModuleHash)
+	}
+	// The same leaf with another key is refused: the evidence binds the
+	// request's key, not whatever key a certificate names.
+	other, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	a, _ := ca.NewAuthority("x", 0, time.Now())
+	tmpl := &x509.Certificate{SerialNumber: leaf.SerialNumber, NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter, ExtraExtensions: []pkix.Extension{}}
+	for _, e := range leaf.Extensions {
+		if e.Id.Equal(ca.OIDEvidence) {
+			tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, e)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Root, &other.PublicKey, a.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := x509.ParseCertificate(der)
+	if _, err := netattest.VerifyCertificate(context.Background(), forged, netattest.Options{}); err == nil || !strings.Contains(err.Error(), "pubkey-hash") {
+		t.Fatalf("a CA-issued certificate with the evidence of another key: %v", err)
+	}
+}
+
 // TestOIDs: netattest and ca name Enarx's extensions alike.
 func TestOIDs(t *testing.T) {
 	for _, p := range [][2]asn1.ObjectIdentifier{{ca.OIDEnarxKVM, netattest.OIDEnarxKVM}, {ca.OIDEnarxSGX, netattest.OIDEnarxSGX}, {ca.OIDEnarxSNP, netattest.OIDEnarxSNP}, {ca.OIDEvidence, netattest.OIDEvidence}, {ca.OIDEndorsements, netattest.OIDEndorsements}} {

@@ -85,6 +85,11 @@ func TestCAEndToEnd(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "Verify return code: 0 (ok)") {
 		t.Fatalf("openssl s_client -CAfile root.pem -verify_return_error: %v\n%s", err, out)
 	}
+	// RA-TLS clients still check the evidence the leaf carries.
+	good := writeFile(t, dir, "workload.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%q]\n", digestOf(t, http)))
+	if r := keep(t, "", nil, "verify", "--policy", good, "127.0.0.1:"+port); r.code != 0 || !strings.Contains(r.stdout, "ACCEPTED") {
+		t.Fatalf("keep verify of the workload's CA-issued certificate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	// Without the root, curl refuses the workload (it is not self-trusted).
 	if out, err := exec.Command("curl", "-sS", "https://127.0.0.1:"+port+"/").CombinedOutput(); err == nil {
 		t.Fatalf("curl without --cacert accepted the workload:\n%s", out)
