@@ -260,6 +260,9 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		names[f.Name] = i
 		c.Files = append(c.Files, f)
 	}
+	if err := c.checkSteward(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

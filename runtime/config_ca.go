@@ -125,3 +125,12 @@ func (c *Config) parseCAKeys(raw rawCAKeys, loc *locator) error {
 	}
 	return nil
 }
+
+// checkSteward refuses a steward that nothing would use: the certificate
+// is presented only on tls sockets.
+func (c *Config) checkSteward() error {
+	if c.Steward != "" && !c.hasTLS() {
+		return &ConfigError{Path: c.Path, Line: c.stewardLine, Msg: "steward: the config has no tls listen or connect to present the CA's certificate on (remove the key, or add a socket with prot = \"tls\")"}
+	}
+	return nil
+}
