@@ -154,3 +154,41 @@ func TestCAUnreachable(t *testing.T) {
 		t.Fatalf("keep run with an unreachable CA: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestCATrustUsage: bad command lines and unreachable CAs are one-line
+// errors with the right exit code, and nothing is written.
+func TestCATrustUsage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, dir, "p.toml", "allow_simulated = true\n")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"ca"}, 2, "keep: ca: want a subcommand: trust"},
+		{[]string{"ca", "frob"}, 2, `keep: ca: unknown subcommand "frob"`},
+		{[]string{"ca", "trust", "127.0.0.1:1"}, 2, "keep: ca trust: --policy FILE is required"},
+		{[]string{"ca", "trust", "--policy", "p.toml"}, 2, "keep: ca trust: want exactly one HOST:PORT"},
+		{[]string{"ca", "trust", "--policy", "p.toml", "a:1", "b:2"}, 2, "keep: ca trust: want exactly one HOST:PORT"},
+		{[]string{"ca", "trust", "--policy", "p.toml", "no-port"}, 2, `keep: ca trust: "no-port" is not HOST:PORT`},
+		{[]string{"ca", "trust", "--policy", "missing.toml", "127.0.0.1:1"}, 125, "keep: missing.toml: "},
+		{[]string{"ca", "trust", "--frob", "127.0.0.1:1"}, 2, "keep: ca trust: flag provided but not defined: -frob"},
+		{[]string{"ca", "trust", closed, "--policy", "p.toml", "--out", "root.pem"}, 125, "keep: ca trust " + closed + ": "},
+	} {
+		r := keep(t, dir, nil, tc.args...)
+		lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+		if r.code != tc.code || !strings.HasPrefix(lines[0], tc.want) {
+			t.Errorf("keep %q: exit %d, stderr %q; want exit %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "root.pem")); !os.IsNotExist(err) {
+		t.Errorf("root.pem written after a failure: %v", err)
+	}
+}
