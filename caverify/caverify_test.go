@@ -162,7 +162,7 @@ func kvmCSR(t testing.TB) []byte {
 }
 
 // server is a CA over real HTTP whose checker is caverify with policy.
-func server(t *testing.T, policy *netattest.Policy, opts netattest.Options) (*httptest.Server, *ca.Authority) {
+func server(t testing.TB, policy *netattest.Policy, opts netattest.Options) (*httptest.Server, *ca.Authority) {
 	t.Helper()
 	a, err := ca.NewAuthority("test CA", 0, time.Now())
 	if err != nil {
@@ -176,7 +176,7 @@ func server(t *testing.T, policy *netattest.Policy, opts netattest.Options) (*ht
 	return hs, a
 }
 
-func post(t *testing.T, url string, der []byte) (int, []byte) {
+func post(t testing.TB, url string, der []byte) (int, []byte) {
 	t.Helper()
 	resp, err := http.Post(url, ca.MediaTypePKCS10, bytes.NewReader(der))
 	if err != nil {

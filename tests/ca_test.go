@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -9,8 +10,30 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
+
+// caCacheKey writes the shared cache's key once.
+var caCacheKey = sync.OnceValues(func() (string, error) {
+	key := filepath.Join(buildDir, "ca-cache.key")
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return key, os.WriteFile(key, b, 0o600)
+})
+
+// caCacheFlags share one compilation cache among the CA keeps of these
+// tests: the CA guest is compiled once, not once per test.
+func caCacheFlags(t *testing.T) []string {
+	t.Helper()
+	key, err := caCacheKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--cache-dir", filepath.Join(buildDir, "ca-cache"), "--cache-key", key}
+}
 
 // caKeep starts the CA guest in a keep (sim backend) whose policy pins
 // the modules in pinned, and returns its address and the policy that
@@ -32,7 +55,7 @@ CA_NAMES = "localhost,127.0.0.1"
 policy = "ca-policy.toml"
 policy_hash = %q
 `, digestOf(t, policy)))
-	k := startKeep(t, 1, "--config", cfg, guest)
+	k := startKeep(t, 1, append(caCacheFlags(t), "--config", cfg, guest)...)
 	trustPolicy = writeFile(t, dir, "ca-trust.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%q]\nconfig_hashes = [%q]\n", digestOf(t, guest), digestOf(t, cfg)))
 	return k.addrs["ingest"], trustPolicy
 }
