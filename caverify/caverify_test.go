@@ -15,6 +15,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -262,6 +264,41 @@ func TestRequests(t *testing.T) {
 				t.Errorf("the leaf lacks the copied evidence extension %v", tc.ext)
 			}
 		})
+	}
+}
+
+// TestEnarxSGX: a real SGX quote (dcap-qvl's, with its collateral) in
+// Enarx's SGX extension goes to the Intel verifier, which accepts it, and
+// is then refused because its report data does not hash this request's
+// key: no one can reuse another enclave's quote. The key must be P-256,
+// as Enarx's SGX keys are.
+func TestEnarxSGX(t *testing.T) {
+	vec := filepath.Join("..", "..", "shared", "vectors", "sgx")
+	quote, err := os.ReadFile(filepath.Join(vec, "dcap-qvl-sgx_quote"))
+	if err != nil {
+		t.Fatalf("test vector (want ../shared beside the repository): %v", err)
+	}
+	coll, err := os.ReadFile(filepath.Join(vec, "dcap-qvl-sgx_quote_collateral.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := netattest.Options{Registry: netattest.DefaultRegistry(), Now: time.Unix(1752919277, 0).UTC(), Collateral: map[string][]byte{"intel": coll}}
+	mk := func(curve elliptic.Curve) []byte {
+		key, _ := ecdsa.GenerateKey(curve, rand.Reader)
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{ExtraExtensions: []pkix.Extension{{Id: ca.OIDEnarxSGX, Value: quote}}}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	chk := &caverify.Checker{Policy: &netattest.Policy{TCBStatus: []string{"ConfigurationAndSWHardeningNeeded"}}, Options: opts}
+	v := chk.Check(context.Background(), mk(elliptic.P256()))
+	if v.Status != 401 || !strings.Contains(v.Reason, "report data is not the hash of the request's public key") {
+		t.Errorf("P-256 request with another enclave's quote: %+v", v)
+	}
+	v = chk.Check(context.Background(), mk(elliptic.P384()))
+	if v.Status != 400 || !strings.Contains(v.Reason, "not ECDSA P-256") {
+		t.Errorf("P-384 request with SGX evidence: %+v", v)
 	}
 }
 
