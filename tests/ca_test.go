@@ -215,3 +215,15 @@ func TestCATrustUsage(t *testing.T) {
 		t.Errorf("root.pem written after a failure: %v", err)
 	}
 }
+
+// TestCAGuestNeedsCAKeep: the CA guest in a keep without [ca] stops at
+// once and says why, rather than answering every request with an error.
+func TestCAGuestNeedsCAKeep(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "ca.toml", listenConfig("tls", ""))
+	r := keep(t, "", nil, append([]string{"run"}, append(caCacheFlags(t), "--config", cfg, buildGuest(t, "ca"))...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "ca: this keep offers no keep.verify_csr") {
+		t.Fatalf("CA guest without [ca]: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -49,6 +49,22 @@ func check(_ context.Context, der []byte) (*ca.Verdict, error) {
 	return ca.ParseVerdict(out[:n])
 }
 
+// probe asks keep.verify_csr about an empty request: a keep configured as
+// a CA answers with a verdict (400), any other keep with NOSYS.
+func probe() error {
+	var in [1]byte
+	out := make([]byte, ca.MaxVerdictSize)
+	var n uint32
+	switch errno := verifyCSR(unsafe.Pointer(&in[0]), 0, unsafe.Pointer(&out[0]), uint32(len(out)), unsafe.Pointer(&n)); errno {
+	case 0:
+		return nil
+	case 52:
+		return errors.New("this keep offers no keep.verify_csr: its Enarx.toml needs [ca] with policy and policy_hash (docs/CA.md)")
+	default:
+		return fmt.Errorf("keep.verify_csr: errno %d", errno)
+	}
+}
+
 func duration(name string, def time.Duration) time.Duration {
 	s := os.Getenv(name)
 	if s == "" {
@@ -64,6 +80,10 @@ func duration(name string, def time.Duration) time.Duration {
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := probe(); err != nil {
+		fmt.Fprintln(os.Stderr, "ca:", err)
+		os.Exit(1)
+	}
 	name := os.Getenv("CA_NAME")
 	if name == "" {
 		name = "Keep attestation CA"
