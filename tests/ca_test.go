@@ -1,17 +1,22 @@
 package tests
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
+	nethttp "net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // caCacheKey writes the shared cache's key once.
@@ -40,6 +45,12 @@ func caCacheFlags(t *testing.T) []string {
 // pins the CA keep itself (its module and Enarx.toml).
 func caKeep(t *testing.T, dir string, pinned ...string) (addr, trustPolicy string) {
 	t.Helper()
+	return caKeepTTL(t, dir, "1h", pinned...)
+}
+
+// caKeepTTL is caKeep with the CA's leaf lifetime.
+func caKeepTTL(t *testing.T, dir, ttl string, pinned ...string) (addr, trustPolicy string) {
+	t.Helper()
 	guest := buildGuest(t, "ca")
 	var hashes []string
 	for _, p := range pinned {
@@ -48,13 +59,13 @@ func caKeep(t *testing.T, dir string, pinned ...string) (addr, trustPolicy strin
 	policy := writeFile(t, dir, "ca-policy.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%s]\n", strings.Join(hashes, ", ")))
 	cfg := writeFile(t, dir, "ca.toml", listenConfig("tls", "")+fmt.Sprintf(`
 [env]
-CA_LEAF_TTL = "1h"
+CA_LEAF_TTL = %q
 CA_NAMES = "localhost,127.0.0.1"
 
 [ca]
 policy = "ca-policy.toml"
 policy_hash = %q
-`, digestOf(t, policy)))
+`, ttl, digestOf(t, policy)))
 	k := startKeep(t, 1, append(caCacheFlags(t), "--config", cfg, guest)...)
 	trustPolicy = writeFile(t, dir, "ca-trust.toml", fmt.Sprintf("allow_simulated = true\nmodule_hashes = [%q]\nconfig_hashes = [%q]\n", digestOf(t, guest), digestOf(t, cfg)))
 	return k.addrs["ingest"], trustPolicy
@@ -226,4 +237,127 @@ func TestCAGuestNeedsCAKeep(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "ca: this keep offers no keep.verify_csr") {
 		t.Fatalf("CA guest without [ca]: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// watchedKeep is a keep whose stderr lines the test can wait for.
+type watchedKeep struct {
+	*runningKeep
+	lines chan string
+}
+
+// startWatchedKeep starts `keep run args...` and waits for its first
+// listener; every stderr line is also sent to lines.
+func startWatchedKeep(t *testing.T, args ...string) *watchedKeep {
+	t.Helper()
+	cmd := exec.Command(keepBin, append([]string{"run"}, args...)...)
+	pr, pw := io.Pipe()
+	k := &watchedKeep{runningKeep: &runningKeep{cmd: cmd, addrs: map[string]string{}, stderr: &syncBuffer{}, done: make(chan struct{})}, lines: make(chan string, 1024)}
+	cmd.Stderr, cmd.Stdout = pw, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		k.code = cmd.ProcessState.ExitCode()
+		pw.Close()
+		close(k.done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-k.done
+	})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			fmt.Fprintln(k.stderr, sc.Text())
+			select {
+			case k.lines <- sc.Text():
+			default:
+			}
+		}
+		close(k.lines)
+	}()
+	k.waitLine(t, "listening on")
+	return k
+}
+
+// waitLine waits for a stderr line containing s and returns it.
+func (k *watchedKeep) waitLine(t *testing.T, s string) string {
+	t.Helper()
+	guard := time.After(120 * time.Second) // hang guard, not synchronisation
+	for {
+		select {
+		case l, ok := <-k.lines:
+			if !ok {
+				t.Fatalf("keep exited before %q:\n%s", s, k.stderr.String())
+			}
+			if m := listeningRE.FindStringSubmatch(l); m != nil {
+				k.addrs[m[2]] = m[3]
+			}
+			if strings.Contains(l, s) {
+				return l
+			}
+		case <-guard:
+			t.Fatalf("no %q from the keep:\n%s", s, k.stderr.String())
+		}
+	}
+}
+
+// TestCARenewal: with a 30 s leaf, a workload keep renews at two thirds
+// of the lifetime with a new key; a connection opened before the renewal
+// carries on, and a new one gets the new certificate.
+func TestCARenewal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	http := buildGuest(t, "http")
+	caAddr, trust := caKeepTTL(t, dir, "30s", digestOf(t, http))
+	root := filepath.Join(dir, "root.pem")
+	if r := keep(t, "", nil, "ca", "trust", caAddr, "--policy", trust, "--out", root); r.code != 0 {
+		t.Fatalf("keep ca trust: exit %d\n%s", r.code, r.stderr)
+	}
+	pemData, err := os.ReadFile(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemData)
+	cfg := writeFile(t, dir, "Enarx.toml", workloadConfig(caAddr, trust))
+	w := startWatchedKeep(t, "--log-level", "info", "--config", cfg, http)
+	addr := w.addrs["ingest"]
+
+	get := func(c *tls.Conn) {
+		t.Helper()
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := nethttp.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "Hello from a keep!\n" {
+			t.Fatalf("GET / = %q", body)
+		}
+	}
+	old, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	get(old)
+	first := old.ConnectionState().PeerCertificates[0]
+
+	w.waitLine(t, "certificate renewed by the steward")
+	fresh, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	get(fresh)
+	second := fresh.ConnectionState().PeerCertificates[0]
+	if second.SerialNumber.Cmp(first.SerialNumber) == 0 || bytes.Equal(second.RawSubjectPublicKeyInfo, first.RawSubjectPublicKeyInfo) {
+		t.Fatal("after the renewal, a new connection still gets the first certificate")
+	}
+	get(old) // the connection from before the renewal still works
 }
