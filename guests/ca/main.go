@@ -30,9 +30,6 @@ import (
 	"github.com/keepwasm/keep/ca"
 )
 
-//go:wasmimport keep verify_csr
-func verifyCSR(csr unsafe.Pointer, csrLen uint32, out unsafe.Pointer, outLen uint32, resultLen unsafe.Pointer) uint32
-
 // check asks the keep's verifier about a DER request.
 func check(_ context.Context, der []byte) (*ca.Verdict, error) {
 	if len(der) == 0 {
