@@ -14,7 +14,9 @@ import (
 type Checker struct {
 	// Policy is the CA's policy; nil means the default policy.
 	Policy *netattest.Policy
-	// Options are the verification options (registry, collateral, time).
+	// Options are the verification options (registry, collateral, time);
+	// they must already hold the policy's collateral, as the Options of a
+	// netattest.NewVerifier do.
 	Options netattest.Options
 }
 
@@ -38,22 +40,24 @@ func (c *Checker) Check(ctx context.Context, der []byte) *ca.Verdict {
 		}
 		return v
 	}
-	if ec := res.Evidence; ec != nil {
-		v.TEE, v.Simulated, v.Debug = string(ec.TEE), ec.Simulated, ec.Debug
+	a := res.Attested() // non-nil: verification passed
+	if a == nil {
+		v.Status, v.Reason = http.StatusUnauthorized, "evidence: not verified"
+		return v
 	}
-	if cl := res.Claims; cl != nil {
-		if cl.ModuleHash != nil {
-			v.ModuleHash = cl.ModuleHash.String()
-		}
-		if cl.ConfigHash != nil {
-			v.ConfigHash = cl.ConfigHash.String()
-		}
+	ec := a.Evidence()
+	v.TEE, v.Simulated, v.Debug = string(ec.TEE), ec.Simulated, ec.Debug
+	if h := a.ModuleHash(); h != nil {
+		v.ModuleHash = h.String()
+	}
+	if h := a.ConfigHash(); h != nil {
+		v.ConfigHash = h.String()
 	}
 	policy := c.Policy
 	if policy == nil {
 		policy = &netattest.Policy{}
 	}
-	verdict := policy.Evaluate(res)
+	verdict := policy.EvaluateAttested(a)
 	if !verdict.Accepted {
 		v.Status, v.Reason = http.StatusForbidden, "policy: "+strings.Join(verdict.Reasons, "; ")
 		return v

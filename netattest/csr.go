@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/keepwasm/keep/keeps"
 )
@@ -112,13 +113,45 @@ func NewCertificateRequest(ctx context.Context, att keeps.Attester, opts IssueOp
 // request's key as Enarx binds it; Enarx's KVM extension yields
 // simulated claims (no TEE at all), which only a policy allowing simulated
 // evidence accepts. It does not apply a policy: see Policy.Evaluate.
+//
+// As with VerifyCertificate, Result.Attested is non-nil exactly when err
+// is nil: only then can a policy accept the request.
 func VerifyCertificateRequest(ctx context.Context, csr *x509.CertificateRequest, opts Options) (*Result, error) {
+	if csr == nil {
+		r := &Result{}
+		return r, r.fail("request", errors.New("no certificate request"))
+	}
 	r := &Result{Fingerprint: sha256.Sum256(csr.Raw)}
+	required, err := verifyRequest(ctx, r, csr, opts)
+	if err != nil {
+		return r, err
+	}
+	// Sealed as VerifyCertificate seals: every step returned without
+	// error, every check listed passed, none of the required ones missing.
+	if f := r.Failed(); f != nil {
+		return r, fmt.Errorf("%s: %s", f.Name, f.Detail)
+	}
+	for _, name := range required {
+		if !slices.ContainsFunc(r.Checks, func(c Check) bool { return c.Name == name }) {
+			return r, r.fail("verification", fmt.Errorf("the %q check was not done", name))
+		}
+	}
+	if r.Evidence == nil {
+		return r, r.fail("verification", errors.New("no evidence claims"))
+	}
+	r.attested = &Attested{claims: r.Claims, evidence: r.Evidence, tag: r.Tag, fingerprint: r.Fingerprint}
+	return r, nil
+}
+
+// verifyRequest does VerifyCertificateRequest's checks and returns the
+// names of those a request of its format must have passed.
+func verifyRequest(ctx context.Context, r *Result, csr *x509.CertificateRequest, opts Options) ([]string, error) {
+	required := []string{"request signature", "evidence extension", "evidence", "report data binding"}
 	if opts.Registry == nil {
 		opts.Registry = DefaultRegistry()
 	}
 	if err := csr.CheckSignature(); err != nil {
-		return r, r.fail("request signature", err)
+		return required, r.fail("request signature", err)
 	}
 	r.pass("request signature", csr.SignatureAlgorithm.String())
 	var found []pkix.Extension
@@ -130,41 +163,41 @@ func VerifyCertificateRequest(ctx context.Context, csr *x509.CertificateRequest,
 		}
 	}
 	if len(found) == 0 {
-		return r, r.fail("evidence extension", ErrNoEvidence)
+		return required, r.fail("evidence extension", ErrNoEvidence)
 	}
 	if len(found) > 1 {
-		return r, r.fail("evidence extension", errors.New("more than one evidence extension"))
+		return required, r.fail("evidence extension", errors.New("more than one evidence extension"))
 	}
 	e := found[0]
 	switch {
 	case e.Id.Equal(OIDEvidence):
 		// Only the key and the extensions are read.
 		shim := &x509.Certificate{RawSubjectPublicKeyInfo: csr.RawSubjectPublicKeyInfo, Extensions: csr.Extensions}
-		return r, verifyInterop(ctx, r, shim, e.Value, opts)
+		return required, verifyInterop(ctx, r, shim, e.Value, opts)
 	case e.Id.Equal(OIDEnarxKVM):
 		r.Format = "Enarx KVM, no attestation (" + e.Id.String() + ")"
 		if len(e.Value) != 0 {
-			return r, r.fail("evidence extension", errors.New("Enarx's KVM extension must be empty"))
+			return required, r.fail("evidence extension", errors.New("Enarx's KVM extension must be empty"))
 		}
 		r.pass("evidence extension", "no evidence at all")
 		r.Evidence = &keeps.Claims{TEE: keeps.TEESim, Simulated: true, Notes: []string{"Enarx KVM backend: no TEE and no evidence stand behind this request"}}
 		r.pass("evidence", "none (treated as simulated)")
-		return r, nil
+		return required[:3], nil
 	case e.Id.Equal(OIDEnarxSGX):
 		r.Format, r.Tag = "Enarx SGX quote ("+e.Id.String()+")", keeps.TagIntelQuote
-		return r, verifyEnarx(ctx, r, csr, &keeps.Evidence{Tag: keeps.TagIntelQuote, Data: e.Value}, e.Value, elliptic.P256(), opts)
+		return required, verifyEnarx(ctx, r, csr, &keeps.Evidence{Tag: keeps.TagIntelQuote, Data: e.Value}, e.Value, elliptic.P256(), opts)
 	default:
 		r.Format, r.Tag = "Enarx SEV-SNP report ("+e.Id.String()+")", keeps.TagSEVSNPReport
 		var ev enarxSNPEvidence
 		if len(e.Value) > MaxExtensionSize {
-			return r, r.fail("evidence extension", fmt.Errorf("%d bytes exceeds the %d-byte limit", len(e.Value), MaxExtensionSize))
+			return required, r.fail("evidence extension", fmt.Errorf("%d bytes exceeds the %d-byte limit", len(e.Value), MaxExtensionSize))
 		}
 		rest, err := asn1.Unmarshal(e.Value, &ev)
 		if err != nil || len(rest) > 0 {
 			if err == nil {
 				err = errors.New("trailing bytes")
 			}
-			return r, r.fail("evidence extension", fmt.Errorf("not Enarx's SEV-SNP evidence: %v", err))
+			return required, r.fail("evidence extension", fmt.Errorf("not Enarx's SEV-SNP evidence: %v", err))
 		}
 		// The VCEK comes with the evidence; the verifier chains it to
 		// AMD's roots (or the registry's test roots).
@@ -173,7 +206,7 @@ func VerifyCertificateRequest(ctx context.Context, csr *x509.CertificateRequest,
 			opts.Collateral = map[string][]byte{}
 		}
 		opts.Collateral["snp-vcek"] = ev.Crts.VCEK.FullBytes
-		return r, verifyEnarx(ctx, r, csr, &keeps.Evidence{Tag: keeps.TagSEVSNPReport, Data: ev.Report}, e.Value, elliptic.P384(), opts)
+		return required, verifyEnarx(ctx, r, csr, &keeps.Evidence{Tag: keeps.TagSEVSNPReport, Data: ev.Report}, e.Value, elliptic.P384(), opts)
 	}
 }
 

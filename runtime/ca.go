@@ -38,11 +38,14 @@ func (c *Config) caContext(ctx context.Context, log *slog.Logger) (context.Conte
 	if err != nil {
 		return nil, cerr("ca.policy: %v", err)
 	}
-	opts, err := policy.Options(netattest.Options{})
-	if err != nil {
-		return nil, cerr("ca.policy: %v", err)
+	// The policy comes from the exact bytes whose hash was checked; its
+	// collateral files are read by NewVerifier, which refuses everything
+	// if one cannot be read: that is found out here, at start.
+	v := netattest.NewVerifier(policy, netattest.Options{})
+	if res, _ := v.Check(ctx, nil); res.Failed() != nil && res.Failed().Name == "policy" {
+		return nil, cerr("ca.policy: %s", res.Failed().Detail)
 	}
-	chk := &caverify.Checker{Policy: policy, Options: opts}
+	chk := &caverify.Checker{Policy: v.Policy, Options: v.Options}
 	log.Info("CA verifier ready", "policy", path)
 	return keepwasi.WithCSRChecker(ctx, func(ctx context.Context, der []byte) []byte {
 		v := chk.Check(ctx, der)

@@ -74,11 +74,11 @@ func (p socketPlan) newStewardClient() (*stewardClient, error) {
 		}
 		tc.RootCAs = roots
 	case so.Policy != "":
-		policy, err := netattest.LoadPolicy(p.path(so.Policy))
+		v, err := netattest.LoadVerifier(p.path(so.Policy), netattest.Overrides{})
 		if err != nil {
 			return nil, fmt.Errorf("steward_policy: %w", err)
 		}
-		tc = netattest.NewVerifier(policy, netattest.Options{}).ClientConfig(nil)
+		tc = v.ClientConfig(nil)
 	}
 	names := so.Names
 	if len(names) == 0 {

@@ -76,18 +76,13 @@ func (c *cli) ca(args []string) int {
 	if *timeout <= 0 {
 		return c.exit(usageError{"ca trust: --timeout must be positive"})
 	}
-	policy, err := netattest.LoadPolicy(*policyFile)
+	v, err := netattest.LoadVerifier(*policyFile, netattest.Overrides{AllowSimulated: *allowSim})
 	if err != nil {
 		return c.exit(pathErr(err))
 	}
-	policy.AllowSimulated = policy.AllowSimulated || *allowSim
-	opts, err := policy.Options(netattest.Options{})
-	if err != nil {
-		return c.exit(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	root, peer, err := fetchTrustedRoot(ctx, addr, netattest.NewVerifier(policy, opts))
+	root, peer, err := fetchTrustedRoot(ctx, addr, v)
 	if err != nil {
 		return c.exit(fmt.Errorf("ca trust %s: %w", addr, err))
 	}
@@ -106,7 +101,7 @@ func (c *cli) ca(args []string) int {
 		module = h.String()
 	}
 	tee := ""
-	if ec := peer.Result.Evidence; ec != nil {
+	if ec := peer.Attested.Evidence(); ec != nil {
 		tee = string(ec.TEE)
 		if ec.Simulated {
 			tee += " (SIMULATED)"
