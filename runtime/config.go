@@ -58,9 +58,13 @@ type Config struct {
 	// Path is the file the config was read from ("" when parsed from bytes
 	// without a name); errors name it.
 	Path string
-	// Steward is the URL of an Enarx Steward. Keep parses it but does not
-	// support it yet; see Config.Unsupported.
-	Steward string
+	// Steward is the URL of the attestation CA (an Enarx Steward or a
+	// Keep CA) the keep gets its TLS certificate from; StewardOpts say how
+	// the CA is checked (config_ca.go).
+	Steward     string
+	StewardOpts *StewardOptions
+	// CA, if set, makes the keep the host of a CA guest (config_ca.go).
+	CA *CAOptions
 	// Args follow argv[0].
 	Args []string
 	// Env holds the config's environment variables.
@@ -141,6 +145,8 @@ type rawConfig struct {
 	Args    []string          `toml:"args"`
 	Env     map[string]string `toml:"env"`
 	Files   []toml.Primitive  `toml:"files"` // decoded one by one, to place errors
+
+	rawCAKeys // Keep's CA extensions (config_ca.go)
 }
 
 // ConfigError is an error in an Enarx.toml. Its message has the form
@@ -220,6 +226,9 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 		c.Steward = *raw.Steward
 	}
+	if err := c.parseCAKeys(raw.rawCAKeys, loc); err != nil {
+		return nil, err
+	}
 	for i, a := range c.Args {
 		if strings.IndexByte(a, 0) >= 0 {
 			return nil, cerr(loc.key(toml.Key{"args"}), "args[%d]: contains a NUL byte", i)
@@ -250,6 +259,9 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 		names[f.Name] = i
 		c.Files = append(c.Files, f)
+	}
+	if err := c.checkSteward(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -432,9 +444,6 @@ func validHostname(h string) bool { return len(h) <= 253 && hostnameRE().MatchSt
 // Unsupported returns an error for the parts of a valid config that this
 // version of Keep cannot run, or nil.
 func (c *Config) Unsupported() error {
-	if c.Steward != "" {
-		return &ConfigError{Path: c.Path, Line: c.stewardLine, Msg: "steward: not supported yet; Keep issues its own RA-TLS certificates (remove the key)"}
-	}
 	for i, f := range c.Files {
 		switch {
 		case (f.Kind == KindListen || f.Kind == KindConnect) && i < 3:

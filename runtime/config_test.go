@@ -54,11 +54,6 @@ func TestParseConfigValid(t *testing.T) {
 			env:  map[string]string{"A": "1", "B": "2"},
 		},
 		{
-			name:    "steward parses",
-			src:     tomlLines(`steward = "https://attest.profian.com"`),
-			steward: "https://attest.profian.com",
-		},
-		{
 			name: "names",
 			src: tomlLines(
 				`[[files]]`,
@@ -487,8 +482,6 @@ func TestUnsupported(t *testing.T) {
 		{"stdin", stdio("stdin"), 0, nil},
 		{"swapped outputs", stdio("null", "stderr", "stdout"), 0, nil},
 		{"stdout twice", stdio("stdin", "stdout", "stdout"), 0, nil},
-		{"steward", tomlLines(`args = []`, `steward = "https://attest.profian.com"`), 2,
-			[]string{"cfg.toml:2: steward: not supported"}},
 		{"listen at fd 1", tomlLines(`[[files]]`, `kind = "stdin"`, `[[files]]`, `kind = "listen"`, `prot = "tls"`, `name = "l"`, `port = 1`), 3,
 			[]string{"cfg.toml:3: files[1]: ", "listen", "not supported"}},
 		{"connect at fd 0", tomlLines(`[[files]]`, `kind = "connect"`, `prot = "tcp"`, `host = "a"`), 1,

@@ -264,11 +264,11 @@ func checkImports(c wazero.CompiledModule, host *keepwasi.Host) error {
 	}
 	for _, f := range c.ImportedFunctions() {
 		mod, name, _ := f.Import()
-		if mod == keepwasi.KeepModule && name == "peer_identity" {
+		if mod == keepwasi.KeepModule && (name == "peer_identity" || name == "verify_csr") {
 			continue
 		}
 		if mod != wasiModule {
-			return &LinkError{Msg: fmt.Sprintf("imports function %s.%s, but Keep provides only %s and %s.peer_identity", mod, name, wasiModule, keepwasi.KeepModule)}
+			return &LinkError{Msg: fmt.Sprintf("imports function %s.%s, but Keep provides only %s, %s.peer_identity and %s.verify_csr", mod, name, wasiModule, keepwasi.KeepModule, keepwasi.KeepModule)}
 		}
 		if !provided[name] {
 			return &LinkError{Msg: fmt.Sprintf("imports function %s.%s, which is not part of WASI preview1", mod, name)}
@@ -370,13 +370,19 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 	if stderr != nil {
 		mc = mc.WithStderr(stderr)
 	}
+	if rc.Config != nil && rc.Config.CA != nil {
+		var err error
+		if ctx, err = rc.Config.caContext(ctx, m.log); err != nil {
+			return 0, err
+		}
+	}
 	var mounts []fs.FS
 	if rc.Config != nil && rc.Config.hasSockets() {
 		rs, err := socketPlan{cfg: rc.Config, attester: rc.Attester, digest: m.Digest, log: m.log, ctl: rc.Control, metrics: m.metrics, goRuntime: m.goRuntime}.open(ctx)
 		if err != nil {
 			return 0, err
 		}
-		defer rs.sockets.Close()
+		defer rs.close()
 		ctx = keepwasi.WithSockets(ctx, rs.sockets)
 		mounts = rc.Config.placeholderMounts()
 		if len(rc.Mounts) > 0 {

@@ -107,6 +107,28 @@ type runSockets struct {
 	identity *netattest.Identity
 	// Addrs are the listeners' bound addresses, by fd.
 	addrs map[uint32]net.Addr
+	// steward, when the config names one, holds the CA-issued
+	// certificate that TLS listeners and web-PKI connects present.
+	steward *stewardClient
+	stop    context.CancelFunc
+}
+
+// close closes the sockets and stops renewing the certificate.
+func (rs *runSockets) close() error {
+	if rs.stop != nil {
+		rs.stop()
+	}
+	return rs.sockets.Close()
+}
+
+// hasTLS reports whether the config declares TLS listen or connect fds.
+func (c *Config) hasTLS() bool {
+	for _, f := range c.Files {
+		if (f.Kind == KindListen || f.Kind == KindConnect) && f.Prot == ProtTLS {
+			return true
+		}
+	}
+	return false
 }
 
 // hasSockets reports whether the config declares listen or connect fds.
@@ -162,6 +184,22 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 		rs.identity = id
 		p.log.Info("RA-TLS certificate issued", "tee", id.TEE, "module", p.digest.String(), "fingerprint", fmt.Sprintf("%x", sha256Sum(id.Certificate.Raw)))
 	}
+	if p.cfg.Steward != "" && p.cfg.hasTLS() {
+		sc, err := p.newStewardClient()
+		if err != nil {
+			return nil, &ConfigError{Path: p.cfg.Path, Line: p.cfg.stewardLine, Msg: err.Error()}
+		}
+		if p.attester == nil {
+			return nil, errors.New("steward: the certificate request needs an attester (TEE backend)")
+		}
+		if err := sc.start(ctx, p.cfg.StewardOpts.Timeout); err != nil {
+			return nil, err
+		}
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		rs.steward, rs.stop = sc, cancel
+		closers = append(closers, func() error { cancel(); return nil })
+		go sc.renew(rctx)
+	}
 	for i, f := range p.cfg.Files {
 		fd := uint32(i)
 		where := func(err error) error {
@@ -184,6 +222,9 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 					return nil, where(err)
 				}
 				tc.MinVersion = f.minTLS()
+				if rs.steward != nil {
+					tc.Certificates, tc.GetCertificate = nil, rs.steward.getCertificate
+				}
 				ln = tls.NewListener(ln, tc)
 				if f.ClientAuth != "" {
 					identify = peerIdentity(v)
@@ -192,7 +233,7 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 			p.log.Info("listening", "fd", fd, "name", f.Name, "prot", f.Prot, "addr", rs.addrs[fd].String())
 			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout, Identify: identify, Metrics: p.metrics, Nonblock: p.nonblock(f)})
 		case KindConnect:
-			conn, err := p.dial(ctx, f, rs.identity)
+			conn, err := p.dial(ctx, f, rs.identity, rs.steward)
 			if err != nil {
 				return nil, where(err)
 			}
@@ -310,7 +351,11 @@ func peerIdentity(v *netattest.Verifier) func(net.Conn) []byte {
 //
 // An attested connect (one with a policy) presents the keep's own RA-TLS
 // certificate, so a peer keep with client_auth = "attested" can check it.
-func (p socketPlan) dial(ctx context.Context, f File, id *netattest.Identity) (net.Conn, error) {
+//
+// With a steward, a web-PKI connect presents the CA-issued certificate;
+// an attested connect still presents the self-signed RA-TLS certificate,
+// which RA-TLS verifiers check.
+func (p socketPlan) dial(ctx context.Context, f File, id *netattest.Identity, sc *stewardClient) (net.Conn, error) {
 	host := f.Host
 	if host == "localhost" { // as Enarx: localhost means 127.0.0.1
 		host = "127.0.0.1"
@@ -330,6 +375,9 @@ func (p socketPlan) dial(ctx context.Context, f File, id *netattest.Identity) (n
 		tc.VerifyConnection = observeVerification(v, p.metrics)
 	} else {
 		tc = &tls.Config{ServerName: f.Host}
+		if sc != nil {
+			tc.GetClientCertificate = sc.getClientCertificate
+		}
 	}
 	tc.MinVersion = f.minTLS()
 	td := &tls.Dialer{NetDialer: d, Config: tc}

@@ -115,7 +115,7 @@ func TestCLIBadInput(t *testing.T) {
 		{name: "config-steward", files: []cliFile{helloFile, toml("c.toml",
 			"args = []\nsteward = \"https://x\"\n")},
 			args: []string{"run", "--config", "c.toml", "hello.wasm"}, code: 125,
-			prefix: "c.toml:2: ", want: []string{"steward", "not supported"}},
+			prefix: "c.toml:2: ", want: []string{"steward", "no tls listen or connect"}},
 		{name: "config-listen-socket-at-fd-1", files: []cliFile{helloFile, toml("c.toml",
 			"[[files]]\nkind = \"stdin\"\n[[files]]\nkind = \"listen\"\nprot = \"tcp\"\nname = \"l\"\nport = 8080\n")},
 			args: []string{"run", "--config", "c.toml", "hello.wasm"}, code: 125,

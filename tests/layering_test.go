@@ -24,6 +24,9 @@ var layering = []struct {
 	{pkg: "netattest", forbidden: []string{"runtime", "wasi", "cmd"}},
 	{pkg: "wasi", forbidden: []string{"runtime", "netattest", "keeps", "cmd"}},
 	{pkg: "runtime", forbidden: []string{"cmd"}},
+	// ca builds for wasip1 (guests/ca): the standard library only.
+	{pkg: "ca", forbidden: []string{"netattest", "keeps", "runtime", "wasi", "caverify", "cmd"}},
+	{pkg: "caverify", forbidden: []string{"runtime", "wasi", "cmd"}},
 	{pkg: "internal", forbidden: []string{"runtime", "wasi", "netattest", "keeps", "cmd"}},
 	// metrics is imported by everyone, so imports no Keep package; its
 	// Prometheus side and the health endpoints belong to the CLI.

@@ -86,6 +86,9 @@ func (rig *hostRig) env() *hostEnv {
 	withPeer.setNonblock(true)
 	s.fds[6] = withPeer
 	t.Cleanup(func() { s.Close() })
+	// keep.verify_csr answers with what it was given, so that a call with
+	// garbage in the high bits shows in memory.
+	ctx = WithCSRChecker(ctx, func(_ context.Context, der []byte) []byte { return []byte(fmt.Sprintf("%q", der)) })
 	return &hostEnv{peer: fd5peer, ctx: WithSockets(ctx, s), mod: mod, s: s, host: rig.host}
 }
 
@@ -118,6 +121,12 @@ func argFor(fn, name string, i int, fd uint32) uint32 {
 		return 0x700
 	case "out":
 		return 0x800
+	case "csr":
+		return 0x200
+	case "csr_len":
+		return 16
+	case "out_len":
+		return 64
 	case "nsubscriptions":
 		return 1
 	case "flags":

@@ -265,7 +265,11 @@ func Instantiate(ctx context.Context, r wazero.Runtime) (*Host, error) {
 	keepMod, err := r.NewHostModuleBuilder(KeepModule).NewFunctionBuilder().
 		WithGoModuleFunction(stopWhenDone(api.GoModuleFunc(peerIdentity)), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).
 		WithParameterNames("fd", "buf", "buf_len", "result.len").
-		Export("peer_identity").Instantiate(ctx)
+		Export("peer_identity").
+		NewFunctionBuilder().
+		WithGoModuleFunction(stopWhenDone(api.GoModuleFunc(verifyCSR)), verifyCSRParams, []api.ValueType{api.ValueTypeI32}).
+		WithParameterNames(verifyCSRNames...).
+		Export("verify_csr").Instantiate(ctx)
 	if err != nil {
 		wasiMod.Close(ctx)
 		return nil, err

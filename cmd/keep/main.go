@@ -53,6 +53,7 @@ Commands:
   config init   write a commented Enarx.toml template
   verify        check a keep's RA-TLS certificate against a policy
   proxy         serve a keep to plain HTTP/TCP clients, verified against a policy
+  ca trust      verify an attestation CA keep and write its root certificate
   attest-cert   write a sim-backed RA-TLS certificate and key, for tests
   platform info list the TEE backends and whether this machine can use them
   version       print the versions of keep and its engine
@@ -98,6 +99,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.verify(args[1:])
 	case "proxy":
 		return c.proxy(args[1:])
+	case "ca":
+		return c.ca(args[1:])
 	case "attest-cert":
 		err = c.attestCert(args[1:])
 	case "platform":
