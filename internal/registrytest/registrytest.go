@@ -20,7 +20,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/crypto/bcrypt"
 
-	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"       // basic auth
+	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"           // basic auth
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory" // storage
 )
 
