@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/keepwasm/keep/internal/registrytest"
@@ -52,57 +50,15 @@ func opts(t *testing.T) Options {
 	return Options{NoDockerConfig: true, Store: st}
 }
 
-// raw pushes blobs and a manifest as given, bypassing Push's checks: how
-// a test publishes what other tools (or attackers) might.
-type raw struct {
-	t    *testing.T
-	repo *remote.Repository
-}
-
-func newRaw(t *testing.T, host, repo string, cred *auth.Credential) *raw {
-	r, err := remote.NewRepository(host + "/" + repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.PlainHTTP = true
-	if cred != nil {
-		r.Client = &auth.Client{Credential: auth.StaticCredential(host, *cred)}
-	}
-	return &raw{t, r}
-}
-
-func (r *raw) blob(mt string, data []byte) ocispec.Descriptor {
-	r.t.Helper()
-	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(data), Size: int64(len(data))}
-	if err := r.repo.Blobs().Push(context.Background(), d, bytes.NewReader(data)); err != nil {
-		r.t.Fatal(err)
-	}
-	return d
-}
-
-func (r *raw) manifest(tag string, v any) digest.Digest {
-	r.t.Helper()
-	data, err := json.Marshal(v)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	var head struct{ MediaType string }
-	json.Unmarshal(data, &head)
-	d := ocispec.Descriptor{MediaType: head.MediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}
-	if err := r.repo.PushReference(context.Background(), d, bytes.NewReader(data), tag); err != nil {
-		r.t.Fatal(err)
-	}
-	return d.Digest
-}
-
-// wasmManifest is a CNCF-layout manifest over the given layers.
-func (r *raw) wasmManifest(os string, layers ...ocispec.Descriptor) ocispec.Manifest {
+// wasmManifest pushes a CNCF-layout config for layers to repository name
+// of reg and returns the manifest over them.
+func wasmManifest(t *testing.T, reg *registrytest.Registry, name, os string, layers ...ocispec.Descriptor) ocispec.Manifest {
 	var ds []digest.Digest
 	for _, l := range layers {
 		ds = append(ds, l.Digest)
 	}
 	cfg, _ := json.Marshal(WasmConfig{Architecture: ArchWasm, OS: os, LayerDigests: ds})
-	m := ocispec.Manifest{MediaType: MediaTypeImageManifest, Config: r.blob(MediaTypeWasmConfig, cfg), Layers: layers}
+	m := ocispec.Manifest{MediaType: MediaTypeImageManifest, Config: reg.PushBlob(t, name, MediaTypeWasmConfig, cfg), Layers: layers}
 	m.SchemaVersion = 2
 	return m
 }
@@ -196,42 +152,6 @@ func TestStoreTamperedOnDisk(t *testing.T) {
 	}
 }
 
-// tamper serves altered bytes for blob d.
-func tamper(d digest.Digest, alter func([]byte) []byte) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/blobs/"+d.String()) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := &recorder{header: http.Header{}}
-			next.ServeHTTP(rec, r)
-			body := alter(rec.body.Bytes())
-			for k, v := range rec.header {
-				w.Header()[k] = v
-			}
-			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-			w.WriteHeader(rec.code)
-			w.Write(body)
-		})
-	}
-}
-
-type recorder struct {
-	header http.Header
-	body   bytes.Buffer
-	code   int
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = 200
-	}
-	return r.body.Write(b)
-}
-func (r *recorder) WriteHeader(c int) { r.code = c }
-
 func TestFetchTamperedBlob(t *testing.T) {
 	wasm := module("tampered")
 	ld := digest.FromBytes(wasm)
@@ -245,7 +165,7 @@ func TestFetchTamperedBlob(t *testing.T) {
 		{"shorter", func(b []byte) []byte { return b[:len(b)-1] }, "Content-Length"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reg := registrytest.Start(t, registrytest.Options{Wrap: tamper(ld, tc.alter)})
+			reg := registrytest.Start(t, registrytest.Options{Wrap: registrytest.Tamper(ld, tc.alter)})
 			o := opts(t)
 			d, err := Push(ctx(t), mustRef(t, "oci://"+reg.Host+"/t:v1"), wasm, o)
 			if err != nil {
@@ -269,53 +189,46 @@ func TestFetchTamperedBlob(t *testing.T) {
 // line naming the problem.
 func TestFetchBadInput(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{})
-	r := newRaw(t, reg.Host, "bad", nil)
-	good := r.blob(MediaTypeWasm, module("good"))
-	other := r.blob(MediaTypeWasm, module("other"))
-	comp := r.blob(MediaTypeWasm, component)
+	blob := func(mt string, data []byte) ocispec.Descriptor { return reg.PushBlob(t, "bad", mt, data) }
+	manifest := func(tag string, v any) { reg.PushManifest(t, "bad", tag, v) }
+	wm := func(os string, layers ...ocispec.Descriptor) ocispec.Manifest {
+		return wasmManifest(t, reg, "bad", os, layers...)
+	}
+	good := blob(MediaTypeWasm, module("good"))
+	other := blob(MediaTypeWasm, module("other"))
+	comp := blob(MediaTypeWasm, component)
 
-	r.manifest("two-layers", r.wasmManifest(OSWasip1, good, other))
-	tarLayer := r.blob("application/vnd.oci.image.layer.v1.tar+gzip", []byte("not a tar"))
-	r.manifest("unknown-layer", r.wasmManifest(OSWasip1, good, tarLayer))
-	compLayer := r.blob(MediaTypeComponentLayer, component)
-	r.manifest("component-layer", r.wasmManifest(OSWasip1, compLayer))
-	r.manifest("component-bytes", r.wasmManifest(OSWasip1, comp))
-	r.manifest("component-config", r.wasmManifest(OSWasip2, good))
-	r.manifest("config-other-layer", func() ocispec.Manifest {
-		m := r.wasmManifest(OSWasip1, other)
+	manifest("two-layers", wm(OSWasip1, good, other))
+	tarLayer := blob("application/vnd.oci.image.layer.v1.tar+gzip", []byte("not a tar"))
+	manifest("unknown-layer", wm(OSWasip1, good, tarLayer))
+	compLayer := blob(MediaTypeComponentLayer, component)
+	manifest("component-layer", wm(OSWasip1, compLayer))
+	manifest("component-bytes", wm(OSWasip1, comp))
+	manifest("component-config", wm(OSWasip2, good))
+	manifest("config-other-layer", func() ocispec.Manifest {
+		m := wm(OSWasip1, other)
 		m.Layers = []ocispec.Descriptor{good}
 		return m
 	}())
-	r.manifest("good", r.wasmManifest(OSWasip1, good))
+	manifest("good", wm(OSWasip1, good))
 	wrongSize := good
 	wrongSize.Size++
-	r.manifest("wrong-size", r.wasmManifest(OSWasip1, wrongSize))
-	goodManifest := r.wasmManifest(OSWasip1, good)
+	manifest("wrong-size", wm(OSWasip1, wrongSize))
+	goodManifest := wm(OSWasip1, good)
 	mdata, _ := json.Marshal(goodManifest)
 	linux := &ocispec.Platform{Architecture: "amd64", OS: "linux"}
-	r.manifest("index-no-wasm", ocispec.Index{Versioned: goodManifest.Versioned, MediaType: MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
+	manifest("index-no-wasm", ocispec.Index{Versioned: goodManifest.Versioned, MediaType: MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
 		{MediaType: MediaTypeImageManifest, Digest: digest.FromBytes(mdata), Size: int64(len(mdata)), Platform: linux}}})
-	r.manifest("index-wasip2", ocispec.Index{Versioned: goodManifest.Versioned, MediaType: MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
+	manifest("index-wasip2", ocispec.Index{Versioned: goodManifest.Versioned, MediaType: MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
 		{MediaType: MediaTypeImageManifest, Digest: digest.FromBytes(mdata), Size: int64(len(mdata)), Platform: &ocispec.Platform{Architecture: ArchWasm, OS: OSWasip2}}}})
-	r.manifest("index-good", ocispec.Index{Versioned: goodManifest.Versioned, MediaType: MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
+	manifest("index-good", ocispec.Index{Versioned: goodManifest.Versioned, MediaType: MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
 		{MediaType: MediaTypeImageManifest, Digest: digest.FromBytes(mdata), Size: int64(len(mdata)), Platform: linux},
 		{MediaType: MediaTypeImageManifest, Digest: digest.FromBytes(mdata), Size: int64(len(mdata)), Platform: &ocispec.Platform{Architecture: ArchWasm, OS: OSWasip1}}}})
 
 	// A registry that serves a manifest over 4 MiB (distribution itself
 	// refuses to store one, so a middleware serves it).
-	big := registrytest.Start(t, registrytest.Options{Wrap: func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			if strings.HasSuffix(req.URL.Path, "/manifests/big") {
-				body := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":%q,"annotations":{"x":"%s"}}`, MediaTypeImageManifest, strings.Repeat("a", MaxManifestSize))
-				w.Header().Set("Content-Type", MediaTypeImageManifest)
-				w.Header().Set("Docker-Content-Digest", digest.FromBytes(body).String())
-				w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-				w.Write(body)
-				return
-			}
-			next.ServeHTTP(w, req)
-		})
-	}})
+	bigBody := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":%q,"annotations":{"x":"%s"}}`, MediaTypeImageManifest, strings.Repeat("a", MaxManifestSize))
+	big := registrytest.Start(t, registrytest.Options{Wrap: registrytest.ServeManifest("big", MediaTypeImageManifest, bigBody)})
 
 	closed := func() string { // a port with nothing listening
 		l, err := net.Listen("tcp", "127.0.0.1:0")
