@@ -226,7 +226,7 @@ func TestOCIAttestedTLS(t *testing.T) {
 		t.Fatalf("OCI claims: %v %v; want %s", registry["oci_reference"], registry["oci_manifest_digest"], d)
 	}
 	r = keep(t, "", nil, "verify", "--allow-simulated", fromReg.addrs["ingest"])
-	if r.code != 0 || !strings.Contains(r.stdout, "oci manifest:   "+d+"\n") || !strings.Contains(r.stdout, "module hash:    "+want+"\n") {
+	if r.code != 0 || !strings.Contains(r.stdout, "oci manifest:  "+d+"\n") || !strings.Contains(r.stdout, "module hash:   "+want+"\n") {
 		t.Fatalf("keep verify text:\n%s", r.stdout)
 	}
 }
