@@ -70,4 +70,3 @@ func TestCheckCoreModule(t *testing.T) {
 		}
 	}
 }
-
