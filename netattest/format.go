@@ -35,7 +35,18 @@ const (
 	ClaimNonce      = "nonce"
 	ClaimModuleHash = "keep-module-hash"
 	ClaimConfigHash = "keep-config-hash"
+	// ClaimOCIReference and ClaimOCIManifestDigest say where the module
+	// came from when the keep fetched it from an OCI registry: the
+	// reference as given (REGISTRY/REPO:TAG or REGISTRY/REPO@DIGEST, text)
+	// and the digest of the manifest it resolved to (a hash-entry). They
+	// come together or not at all; the module's identity stays
+	// keep-module-hash.
+	ClaimOCIReference      = "keep-oci-reference"
+	ClaimOCIManifestDigest = "keep-oci-manifest-digest"
 )
+
+// MaxOCIReferenceSize bounds the keep-oci-reference claim.
+const MaxOCIReferenceSize = 1024
 
 // Hash algorithm ids of a CBOR hash-entry [alg-id, hash], from the IANA
 // "Named Information Hash Algorithm Registry" (as the CCC format requires).
@@ -212,10 +223,36 @@ type Claims struct {
 	ModuleHash *HashEntry
 	// ConfigHash is the keep's config digest, when present.
 	ConfigHash *HashEntry
+	// OCI is where the module was fetched from, when the keep fetched it
+	// from an OCI registry.
+	OCI *OCIOrigin
 	// Nonce is the "nonce" claim, when present.
 	Nonce []byte
 	// Other holds claims Keep does not interpret, by name.
 	Other map[string]any
+}
+
+// OCIOrigin is the registry origin of a keep's module.
+type OCIOrigin struct {
+	// Reference is REGISTRY/REPO:TAG or REGISTRY/REPO@DIGEST, as given.
+	Reference string
+	// ManifestDigest is the digest of the manifest the reference resolved
+	// to; its String() is the OCI digest form, "sha256:<hex>".
+	ManifestDigest HashEntry
+}
+
+// check validates an origin's fields.
+func (o *OCIOrigin) check() error {
+	if o.Reference == "" || len(o.Reference) > MaxOCIReferenceSize {
+		return fmt.Errorf("claim %q: want 1 to %d bytes", ClaimOCIReference, MaxOCIReferenceSize)
+	}
+	if a := o.ManifestDigest.Alg; a != crypto.SHA256 && a != crypto.SHA512 {
+		return fmt.Errorf("claim %q: OCI digests are SHA-256 or SHA-512", ClaimOCIManifestDigest)
+	}
+	if len(o.ManifestDigest.Hash) != o.ManifestDigest.Alg.Size() {
+		return fmt.Errorf("claim %q: %d-byte hash", ClaimOCIManifestDigest, len(o.ManifestDigest.Hash))
+	}
+	return nil
 }
 
 // ParseClaims decodes a claims buffer: a CBOR map with text keys and no
@@ -253,6 +290,24 @@ func ParseClaims(buf []byte) (*Claims, error) {
 			} else {
 				c.ConfigHash = &h
 			}
+		case ClaimOCIReference:
+			ref, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("claim %q is not a text string", k)
+			}
+			if c.OCI == nil {
+				c.OCI = &OCIOrigin{}
+			}
+			c.OCI.Reference = ref
+		case ClaimOCIManifestDigest:
+			h, err := parseHashEntry(k, v)
+			if err != nil {
+				return nil, err
+			}
+			if c.OCI == nil {
+				c.OCI = &OCIOrigin{}
+			}
+			c.OCI.ManifestDigest = h
 		case ClaimNonce:
 			b, ok := v.([]byte)
 			if !ok {
@@ -266,6 +321,16 @@ func ParseClaims(buf []byte) (*Claims, error) {
 			c.Other[k] = v
 		}
 	}
+	if c.OCI != nil {
+		_, hasRef := m[ClaimOCIReference]
+		_, hasDigest := m[ClaimOCIManifestDigest]
+		if !hasRef || !hasDigest {
+			return nil, fmt.Errorf("claims %q and %q come together, and only one is present", ClaimOCIReference, ClaimOCIManifestDigest)
+		}
+		if err := c.OCI.check(); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -275,6 +340,8 @@ type claimsWire struct {
 	PubkeyHash []byte `cbor:"pubkey-hash"`
 	ModuleHash []byte `cbor:"keep-module-hash,omitempty"`
 	ConfigHash []byte `cbor:"keep-config-hash,omitempty"`
+	OCIRef     string `cbor:"keep-oci-reference,omitempty"`
+	OCIDigest  []byte `cbor:"keep-oci-manifest-digest,omitempty"`
 }
 
 // EncodeClaims encodes Keep's claims map.
@@ -291,6 +358,15 @@ func EncodeClaims(c *Claims) ([]byte, error) {
 	}
 	if c.ConfigHash != nil {
 		if w.ConfigHash, err = encodeHashEntry(*c.ConfigHash); err != nil {
+			return nil, err
+		}
+	}
+	if c.OCI != nil {
+		if err := c.OCI.check(); err != nil {
+			return nil, err
+		}
+		w.OCIRef = c.OCI.Reference
+		if w.OCIDigest, err = encodeHashEntry(c.OCI.ManifestDigest); err != nil {
 			return nil, err
 		}
 	}

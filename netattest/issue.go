@@ -28,6 +28,9 @@ type IssueOptions struct {
 	// ConfigDigest is the SHA-384 of the exact bytes of the keep's
 	// Enarx.toml, or nil when the keep runs without one.
 	ConfigDigest []byte
+	// OCI, if set, adds the keep-oci-reference and
+	// keep-oci-manifest-digest claims: where the module was fetched from.
+	OCI *OCIOrigin
 	// Curve is the key's curve: elliptic.P384() (the default) or
 	// elliptic.P256().
 	Curve elliptic.Curve
@@ -110,6 +113,10 @@ func Issue(ctx context.Context, att keeps.Attester, opts IssueOptions) (*Identit
 	}
 	if opts.ConfigDigest != nil {
 		claims.ConfigHash = &HashEntry{Alg: crypto.SHA384, Hash: opts.ConfigDigest}
+	}
+	if opts.OCI != nil {
+		o := *opts.OCI
+		claims.OCI = &o
 	}
 	claimsBuf, err := EncodeClaims(claims)
 	if err != nil {

@@ -37,6 +37,10 @@ type Report struct {
 	// Claims: what the certificate says it runs.
 	ModuleHash string `json:"module_hash"`
 	ConfigHash string `json:"config_hash"`
+	// The keep-oci-* claims, when the keep fetched its module from an OCI
+	// registry: the reference and the manifest digest it resolved to.
+	OCIReference      string `json:"oci_reference,omitempty"`
+	OCIManifestDigest string `json:"oci_manifest_digest,omitempty"`
 
 	// Evidence: what the TEE's signed evidence says. When Verified is
 	// false these are shown as found, and prove nothing.
@@ -82,6 +86,9 @@ func NewReport(cert *x509.Certificate, res *Result, v *Verdict) *Report {
 			}
 			if cl.ConfigHash != nil {
 				r.ConfigHash = cl.ConfigHash.String()
+			}
+			if o := cl.OCI; o != nil {
+				r.OCIReference, r.OCIManifestDigest = o.Reference, o.ManifestDigest.String()
 			}
 		}
 		if ec := res.Evidence; ec != nil {

@@ -320,6 +320,10 @@ type RunConfig struct {
 	// Attester produces the evidence for the keep's RA-TLS certificate,
 	// which TLS listeners present. Required when the config has one.
 	Attester keeps.Attester
+	// OCI, if set, says the module was fetched from an OCI registry: the
+	// keep's RA-TLS certificate then carries it as extra claims beside the
+	// module hash (which stays the SHA-384 of the module's bytes).
+	OCI *OCIOrigin
 	// OnListen, if set, is told each listener's bound address once all
 	// sockets are open and before the module starts.
 	OnListen func(fd uint32, name string, addr net.Addr)
@@ -378,7 +382,7 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 	}
 	var mounts []fs.FS
 	if rc.Config != nil && rc.Config.hasSockets() {
-		rs, err := socketPlan{cfg: rc.Config, attester: rc.Attester, digest: m.Digest, log: m.log, ctl: rc.Control, metrics: m.metrics, goRuntime: m.goRuntime}.open(ctx)
+		rs, err := socketPlan{cfg: rc.Config, attester: rc.Attester, digest: m.Digest, oci: rc.OCI, log: m.log, ctl: rc.Control, metrics: m.metrics, goRuntime: m.goRuntime}.open(ctx)
 		if err != nil {
 			return 0, err
 		}

@@ -26,11 +26,16 @@ import (
 // dialTimeout bounds connecting a connect socket at start.
 const dialTimeout = 30 * time.Second
 
+// OCIOrigin is where a module fetched from an OCI registry came from
+// (RunConfig.OCI); it becomes claims in the keep's RA-TLS certificate.
+type OCIOrigin = netattest.OCIOrigin
+
 // socketPlan is what a run's sockets need besides the config.
 type socketPlan struct {
 	cfg      *Config
 	attester keeps.Attester
 	digest   Digest
+	oci      *netattest.OCIOrigin
 	log      *slog.Logger
 	ctl      *Control     // counts and drains listeners' connections (control.go)
 	metrics  metrics.Sink // never nil
@@ -176,7 +181,7 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 		if p.attester == nil {
 			return nil, errors.New("a TLS listener or attested connect needs an attester (TEE backend)")
 		}
-		opts := netattest.IssueOptions{ModuleDigest: p.digest[:], ConfigDigest: p.cfg.Digest[:], DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
+		opts := netattest.IssueOptions{ModuleDigest: p.digest[:], ConfigDigest: p.cfg.Digest[:], DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, OCI: p.oci}
 		id, err := netattest.Issue(ctx, p.attester, opts)
 		if err != nil {
 			return nil, fmt.Errorf("issuing the keep's RA-TLS certificate: %w", err)

@@ -50,6 +50,8 @@ Keep runs WebAssembly (WASI preview1) workloads in a keep.
 Commands:
   run           run a module
   digest        print a module's digest (sha384:<hex>)
+  push          publish a module to an OCI registry
+  pull          fetch a module from an OCI registry, verified
   config init   write a commented Enarx.toml template
   verify        check a keep's RA-TLS certificate against a policy
   proxy         serve a keep to plain HTTP/TCP clients, verified against a policy
@@ -95,6 +97,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.run(args[1:])
 	case "digest":
 		err = c.digest(args[1:])
+	case "push":
+		err = c.push(args[1:])
+	case "pull":
+		err = c.pull(args[1:])
 	case "verify":
 		return c.verify(args[1:])
 	case "proxy":
@@ -228,6 +234,9 @@ code. ARGS follow argv[0] (the module's file name), after any args from the
 config. keep's flags come before MODULE; everything after MODULE goes to the
 module, flags included (a "--" before MODULE also ends keep's flags).
 
+MODULE is a file, or oci://REGISTRY/REPO@sha256:DIGEST (or :TAG) to fetch
+it from an OCI registry, verified (see 'keep push').
+
 Exit codes: the module's own exit code; 124 when --timeout elapsed; 125 when
 keep could not run the module (bad input, link error); 134 on a trap; 130 or
 143 when stopped by SIGINT or SIGTERM; 2 on a bad command line. SIGTERM
@@ -254,6 +263,7 @@ func (c *cli) run(args []string) int {
 	backend := fs.String("backend", "auto", "TEE backend (`NAME`) for the keep's evidence: auto, "+strings.Join(backends.Names(), ", "))
 	requireTEE := fs.Bool("require-tee", false, "refuse to run without a hardware TEE (never fall back to sim)")
 	opsf := addOpsFlags(fs)
+	reg := c.registryFlags(fs)
 	if err := c.parseArgs(fs, args, true); err != nil {
 		return c.exit(err)
 	}
@@ -333,10 +343,11 @@ func (c *cli) run(args []string) int {
 	defer o.stop()
 	rc.Control = o.ctl
 	// A module fetched from elsewhere reports to o.sink (ModuleFetched).
-	wasm, err := runtime.ReadModule(path)
+	wasm, origin, err := c.loadModule(path, reg, o.sink)
 	if err != nil {
-		return c.exit(pathErr(err))
+		return c.exit(err)
 	}
+	rc.OCI = origin
 
 	ec := runtime.EngineConfig{MaxMemoryPages: pages, Logger: c.log, Metrics: o.sink}
 	if !*noCache {

@@ -192,6 +192,10 @@ func printReport(w io.Writer, r *netattest.Report) {
 	}
 	p("module hash", "%s", orNone(r.ModuleHash))
 	p("config hash", "%s", orNone(r.ConfigHash))
+	if r.OCIReference != "" {
+		p("oci reference", "%s", r.OCIReference)
+		p("oci manifest", "%s", r.OCIManifestDigest)
+	}
 	keys := make([]string, 0, len(r.Measurements))
 	for k := range r.Measurements {
 		keys = append(keys, k)
