@@ -164,12 +164,7 @@ func (l *listenSock) establish() bool {
 // startHandshake enters tc in the handshake budget, evicting one if the
 // budget is full. It reports false if the listener is closed.
 func (l *listenSock) startHandshake(h *handshake, raw net.Conn) bool {
-	src := ""
-	if a, ok := raw.RemoteAddr().(*net.TCPAddr); ok {
-		src = a.IP.String()
-	} else if a := raw.RemoteAddr(); a != nil {
-		src = a.String()
-	}
+	src := handshakeSource(raw.RemoteAddr())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -198,6 +193,24 @@ func (l *listenSock) startHandshake(h *handshake, raw net.Conn) bool {
 		l.hsChanged()
 	}
 	return true
+}
+
+// handshakeSource names the source a handshake is counted against: the
+// IPv4 address, or the /64 prefix of an IPv6 address (one host usually
+// holds a whole /64, and would otherwise count as 2^64 sources, each
+// with a fair share of the budget).
+func handshakeSource(addr net.Addr) string {
+	a, ok := addr.(*net.TCPAddr)
+	if !ok {
+		if addr == nil {
+			return ""
+		}
+		return addr.String()
+	}
+	if a.IP.To4() == nil && len(a.IP) == net.IPv6len {
+		return a.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return a.IP.String()
 }
 
 // handshake completes a TLS handshake, under the handshake budget and
