@@ -349,6 +349,10 @@ type Verdict struct {
 	// NotPinned says what the policy left open, such as "no module hash
 	// pinned: any module accepted".
 	NotPinned []string `json:"not_pinned,omitempty"`
+
+	// of is the certificate EvaluateAttested judged; NewReport reports
+	// Accepted only for a verdict on its own result's Attested.
+	of *Attested
 }
 
 func (v *Verdict) refuse(format string, a ...any) {
@@ -387,7 +391,7 @@ func (p *Policy) Evaluate(r *Result) *Verdict {
 // EvaluateAttested applies the policy to a verified certificate. A nil
 // Attested is refused.
 func (p *Policy) EvaluateAttested(a *Attested) *Verdict {
-	v := &Verdict{}
+	v := &Verdict{of: a}
 	if a == nil || a.evidence == nil {
 		v.refuse("the certificate failed verification")
 		return v

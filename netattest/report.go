@@ -1,6 +1,7 @@
 package netattest
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"time"
@@ -103,9 +104,15 @@ func NewReport(cert *x509.Certificate, res *Result, v *Verdict) *Report {
 	// verified comes from the checks list (and the Attested that only a
 	// fully passed verification has); accepted needs it too.
 	r.Verified = res.Failed() == nil && res.Attested() != nil
+	mismatch := cert != nil && res != nil && sha256.Sum256(cert.Raw) != res.Fingerprint
+	if mismatch {
+		r.Verified = false
+	}
 	if !r.Verified {
 		if f := res.Failed(); f != nil {
 			r.Reasons = append(r.Reasons, "certificate verification failed: "+f.Name+": "+f.Detail)
+		} else if mismatch && res.Attested() != nil {
+			r.Reasons = append(r.Reasons, "certificate verification failed: the result is not this certificate's")
 		} else {
 			r.Reasons = append(r.Reasons, "certificate verification failed: the result was not made by VerifyCertificate")
 		}
@@ -114,7 +121,13 @@ func NewReport(cert *x509.Certificate, res *Result, v *Verdict) *Report {
 		r.NotPinned = append(r.NotPinned, v.NotPinned...)
 		if r.Verified {
 			r.Reasons = append(r.Reasons, v.Reasons...)
-			r.Accepted = v.Accepted && len(v.Reasons) == 0
+			// Only the verdict reached on this result's Attested
+			// counts: not a hand-made one, nor one on another
+			// certificate.
+			r.Accepted = v.Accepted && len(v.Reasons) == 0 && v.of != nil && v.of == res.Attested()
+			if v.Accepted && !r.Accepted {
+				r.Reasons = append(r.Reasons, "the verdict was not reached on this certificate's verification")
+			}
 		}
 	}
 	if r.Verified && v == nil {
