@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -148,6 +149,16 @@ func (s *Sockets) add(k sock) int32 {
 	}
 	s.fds[fd] = k
 	return fd
+}
+
+// freed reports whether fd is a socket position the guest closed (and no
+// socket holds again). Below AcceptedFDBase wazero still holds the
+// placeholder that reserves the number, so a call on it must not reach
+// wazero: it is BADF, as for any closed fd.
+func (s *Sockets) freed(fd int32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fds[fd] == nil && slices.Contains(s.free, fd)
 }
 
 func (s *Sockets) remove(fd int32) sock {
@@ -407,6 +418,8 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 			from, to := int32(uint32(stack[0])), int32(uint32(stack[1]))
 			kf, kt := s.get(from), s.get(to)
 			switch {
+			case s.freed(from) || s.freed(to):
+				stack[0] = errnoBadf // a closed socket position
 			case from == to && kf != nil:
 				stack[0] = errnoSuccess // renumbering a socket onto itself changes nothing
 			case from == to:
@@ -447,6 +460,10 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 					stack[0] = h(ctx, s, k, mod, stack)
 					return
 				}
+				if s.freed(int32(uint32(stack[0]))) {
+					stack[0] = errnoBadf
+					return
+				}
 			}
 			fallback(ctx, s, mod, stack)
 		})
@@ -484,6 +501,10 @@ func wrap(name string, w wazeroFns) api.GoModuleFunction {
 			for _, i := range p.idx {
 				if s.get(int32(stack[i])) != nil {
 					stack[0] = p.errno
+					return
+				}
+				if s.freed(int32(stack[i])) {
+					stack[0] = errnoBadf
 					return
 				}
 			}

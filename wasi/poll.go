@@ -101,7 +101,7 @@ func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64
 	var badf map[int32]bool
 	for _, fd := range others {
 		if !badf[fd] {
-			if errno, _ := w.fdstat(ctx, mod, uint64(uint32(fd))); errno != errnoSuccess {
+			if errno, _ := w.fdstat(ctx, mod, uint64(uint32(fd))); errno != errnoSuccess || s.freed(fd) {
 				if badf == nil {
 					badf = map[int32]bool{}
 				}
