@@ -80,7 +80,7 @@ unit:
 
 ARTIFACTS := $(CURDIR)/$(BUILD)/artifacts
 e2e:
-	KEEP_ARTIFACTS=$(ARTIFACTS) $(GO) test -count=1 ./tests/...
+	KEEP_ARTIFACTS=$(ARTIFACTS) $(GO) test -count=1 -timeout 50m ./tests/...
 
 # fuzz-smoke: every fuzz target briefly (part of make test); fuzz: longer.
 fuzz-smoke:
