@@ -74,8 +74,25 @@ type Config struct {
 	// Digest is the SHA-384 of the config's exact bytes: what a keep binds
 	// into its certificate as "keep-config-hash".
 	Digest [48]byte
+	// Instances is how many instances of the module the keep runs, all
+	// serving the same listeners (`instances`, a Keep extension; 1 when
+	// unset). See docs/RATIONALE.md, "Instances".
+	Instances int
 	// Line numbers of top-level keys, for messages that point at them.
 	stewardLine int
+}
+
+// MaxInstances bounds `instances` and --instances: each instance has its
+// own linear memory (up to 4 GiB) and goroutines.
+const MaxInstances = 256
+
+// CheckInstances validates an instance count from a config or the
+// command line; what names its source in the error.
+func CheckInstances(what string, n int64) error {
+	if n < 1 || n > MaxInstances {
+		return fmt.Errorf("%s = %d: want 1..%d", what, n, MaxInstances)
+	}
+	return nil
 }
 
 // File is one [[files]] entry: the file descriptor at its position.
@@ -141,10 +158,11 @@ type rawFile struct {
 }
 
 type rawConfig struct {
-	Steward *string           `toml:"steward"`
-	Args    []string          `toml:"args"`
-	Env     map[string]string `toml:"env"`
-	Files   []toml.Primitive  `toml:"files"` // decoded one by one, to place errors
+	Steward   *string           `toml:"steward"`
+	Instances *int64            `toml:"instances"`
+	Args      []string          `toml:"args"`
+	Env       map[string]string `toml:"env"`
+	Files     []toml.Primitive  `toml:"files"` // decoded one by one, to place errors
 
 	rawCAKeys // Keep's CA extensions (config_ca.go)
 }
@@ -214,9 +232,15 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		k := und[0]
 		return nil, &ConfigError{Path: path, Line: loc.key(k), Msg: fmt.Sprintf("unknown key %q", k.String())}
 	}
-	c := &Config{Path: path, Args: raw.Args, Env: raw.Env, Digest: sha512.Sum384(data)}
+	c := &Config{Path: path, Args: raw.Args, Env: raw.Env, Digest: sha512.Sum384(data), Instances: 1}
 	cerr := func(line int, format string, a ...any) error {
 		return &ConfigError{Path: path, Line: line, Msg: fmt.Sprintf(format, a...)}
+	}
+	if raw.Instances != nil {
+		if err := CheckInstances("instances", *raw.Instances); err != nil {
+			return nil, cerr(loc.key(toml.Key{"instances"}), "%v", err)
+		}
+		c.Instances = int(*raw.Instances)
 	}
 	if raw.Steward != nil {
 		c.stewardLine = loc.key(toml.Key{"steward"})
@@ -259,6 +283,13 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 		names[f.Name] = i
 		c.Files = append(c.Files, f)
+	}
+	if c.Instances > 1 {
+		for i, f := range c.Files {
+			if f.Kind == KindConnect {
+				return nil, cerr(loc.key(toml.Key{"instances"}), "instances = %d: files[%d] is a connect socket, which one instance only can own; use instances = 1", c.Instances, i)
+			}
+		}
 	}
 	if err := c.checkSteward(); err != nil {
 		return nil, err

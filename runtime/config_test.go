@@ -29,9 +29,9 @@ func TestParseConfigValid(t *testing.T) {
 			name: "template",
 			src:  ConfigTemplate,
 			files: []File{
-				{Kind: KindStdin, Name: "stdin", Line: 33},
-				{Kind: KindStdout, Name: "stdout", Line: 37},
-				{Kind: KindStderr, Name: "stderr", Line: 41},
+				{Kind: KindStdin, Name: "stdin", Line: 41},
+				{Kind: KindStdout, Name: "stdout", Line: 45},
+				{Kind: KindStderr, Name: "stderr", Line: 49},
 			},
 		},
 		{name: "empty", src: ""},

@@ -12,6 +12,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -330,6 +331,9 @@ type RunConfig struct {
 	// Control, if set, reports the run's phase and listeners and can
 	// drain it (control.go).
 	Control *Control
+	// Instances, if not 0, is how many instances of the module run
+	// (1..MaxInstances); it overrides Config.Instances. See instances.go.
+	Instances int
 }
 
 // run is Run without its Control and metrics (control.go).
@@ -338,6 +342,10 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 		if err := rc.Config.Unsupported(); err != nil {
 			return 0, err
 		}
+	}
+	n, err := rc.instances()
+	if err != nil {
+		return 0, err
 	}
 	argv0 := m.Name
 	if i := strings.LastIndexAny(argv0, `/\`); i >= 0 {
@@ -365,8 +373,10 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 	for _, kv := range env {
 		mc = mc.WithEnv(kv[0], kv[1])
 	}
-	if stdin != nil {
-		mc = mc.WithStdin(stdin)
+	if n > 1 {
+		// Instances write to the same streams from their own goroutines.
+		var mu sync.Mutex
+		stdout, stderr = lockWriter(&mu, stdout), lockWriter(&mu, stderr)
 	}
 	if stdout != nil {
 		mc = mc.WithStdout(stdout)
@@ -381,13 +391,14 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 		}
 	}
 	var mounts []fs.FS
+	var socks []*keepwasi.Sockets // by instance
 	if rc.Config != nil && rc.Config.hasSockets() {
-		rs, err := socketPlan{cfg: rc.Config, attester: rc.Attester, digest: m.Digest, oci: rc.OCI, log: m.log, ctl: rc.Control, metrics: m.metrics, goRuntime: m.goRuntime}.open(ctx)
+		rs, err := socketPlan{cfg: rc.Config, attester: rc.Attester, digest: m.Digest, oci: rc.OCI, log: m.log, ctl: rc.Control, metrics: m.metrics, goRuntime: m.goRuntime, instances: n}.open(ctx)
 		if err != nil {
 			return 0, err
 		}
 		defer rs.close()
-		ctx = keepwasi.WithSockets(ctx, rs.sockets)
+		socks = rs.sockets
 		mounts = rc.Config.placeholderMounts()
 		if len(rc.Mounts) > 0 {
 			m.log.Warn("--dir mounts follow the socket fds; guests that scan preopens from fd 3 (wasi-libc, Go) stop at the first socket and will not find them")
@@ -401,10 +412,15 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 		}
 	} else {
 		// No sockets: the run still gets Keep's fd state (its rights table).
-		ws := keepwasi.NewSockets(nil, nil, m.log)
-		defer ws.Close()
-		ctx = keepwasi.WithSockets(ctx, ws)
+		for range n {
+			socks = append(socks, keepwasi.NewSockets(nil, nil, m.log))
+		}
 	}
+	defer func() {
+		for _, s := range socks {
+			s.Close() // a no-op for those closed as their instance ended
+		}
+	}()
 	if len(rc.Mounts) > 0 || len(mounts) > 0 {
 		fsc := wazero.NewFSConfig()
 		for i, pm := range mounts {
@@ -425,7 +441,17 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 		}
 		mc = mc.WithFSConfig(fsc)
 	}
+	if n == 1 {
+		if stdin != nil {
+			mc = mc.WithStdin(stdin)
+		}
+		return m.instance(keepwasi.WithSockets(ctx, socks[0]), rc, mc)
+	}
+	return m.instances(ctx, rc, mc, stdin, socks)
+}
 
+// instance instantiates the module with mc and runs its _start.
+func (m *Module) instance(ctx context.Context, rc RunConfig, mc wazero.ModuleConfig) (uint32, error) {
 	mod, err := m.rt.InstantiateModule(ctx, m.compiled, mc)
 	if err != nil {
 		if code, done, err := exitOf(ctx, err); done {

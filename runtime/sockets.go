@@ -42,6 +42,8 @@ type socketPlan struct {
 	// goRuntime: the module was built by Go (IsGoWasip1), so its socket
 	// fds start non-blocking unless the config says otherwise.
 	goRuntime bool
+	// instances is how many instances share the listeners (0 or 1: one).
+	instances int
 }
 
 // nonblock returns the mode f's fd starts in: the config's nonblock key
@@ -108,7 +110,8 @@ func uleb32(b []byte) (v uint32, n int) {
 
 // Sockets holds a run's open sockets and the keep's identity.
 type runSockets struct {
-	sockets  *wasi.Sockets
+	// sockets holds each instance's socket state, by instance.
+	sockets  []*wasi.Sockets
 	identity *netattest.Identity
 	// Addrs are the listeners' bound addresses, by fd.
 	addrs map[uint32]net.Addr
@@ -123,7 +126,11 @@ func (rs *runSockets) close() error {
 	if rs.stop != nil {
 		rs.stop()
 	}
-	return rs.sockets.Close()
+	var errs []error
+	for _, s := range rs.sockets {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // hasTLS reports whether the config declares TLS listen or connect fds.
@@ -247,7 +254,14 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 			cs = append(cs, wasi.Conn{FD: fd, Name: f.Name, Conn: conn, Nonblock: p.nonblock(f)})
 		}
 	}
-	rs.sockets = wasi.NewSockets(ls, cs, p.log)
+	if p.instances > 1 {
+		if len(cs) > 0 {
+			return nil, errors.New("connect sockets need instances = 1") // refused by ParseConfig and run first
+		}
+		rs.sockets = wasi.NewSharedSockets(ls, p.instances, p.log)
+		return rs, nil
+	}
+	rs.sockets = []*wasi.Sockets{wasi.NewSockets(ls, cs, p.log)}
 	return rs, nil
 }
 

@@ -722,7 +722,7 @@ func sockSend(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []u
 
 // sock_accept(fd, flags, result.fd)
 func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
-	l, ok := k.(*listenSock)
+	l, ok := listenerOf(k)
 	if !ok {
 		return errnoInval // not listening
 	}
@@ -747,7 +747,7 @@ func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack [
 		if err != nil {
 			return errnoIo
 		}
-		if l.nonblocking() {
+		if k.nonblocking() {
 			return errnoAgain
 		}
 		s.wait(ctx, -1)

@@ -501,7 +501,7 @@ func httpLoad(rep *report) {
 	}
 	cache := serverCacheDir()
 	wasm := guest("http")
-	pTCP, pTLS, pWZ, pNat := freePort(), freePort(), freePort(), freePort()
+	pTCP, pTLS, pWZ, pNat, pTLS2 := freePort(), freePort(), freePort(), freePort(), freePort()
 	// The keeps share a cache: start one, then the other (a hit).
 	kTCP := start("keep tcp", append(append([]string{cfg.keep, "run"}, keepCache(cache)...), "--config", keepConfig("tcp", pTCP), wasm)...)
 	wz := start("wazero", append(append([]string{cfg.wazero, "run"}, wazeroCache(cache)...),
@@ -510,6 +510,9 @@ func httpLoad(rep *report) {
 	waitPort(kTCP, pTCP)
 	kTLS := start("keep tls", append(append([]string{cfg.keep, "run"}, keepCache(cache)...), "--config", keepConfig("tls", pTLS), wasm)...)
 	waitPort(kTLS, pTLS)
+	// The same keep with two instances of the guest (keep run --instances).
+	kTLS2 := start("keep tls instances=2", append(append([]string{cfg.keep, "run"}, keepCache(cache)...), "--instances", "2", "--config", keepConfig("tls", pTLS2), wasm)...)
+	waitPort(kTLS2, pTLS2)
 	waitPort(wz, pWZ)
 	waitPort(nat, pNat)
 	servers := []server{
@@ -517,6 +520,7 @@ func httpLoad(rep *report) {
 		{"keep, tcp listener", fmt.Sprintf("http://127.0.0.1:%d/", pTCP), kTCP},
 		{"wazero run -listen (plain HTTP)", fmt.Sprintf("http://127.0.0.1:%d/", pWZ), wz},
 		{"native Go HTTPS (ECDSA P-384)", fmt.Sprintf("https://127.0.0.1:%d/", pNat), nat},
+		{instances2, fmt.Sprintf("https://127.0.0.1:%d/", pTLS2), kTLS2},
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 30 * time.Second}
 	for _, s := range servers {
@@ -557,6 +561,7 @@ func httpLoad(rep *report) {
 		rows[nc+s.name] = rep.add(nc, s.name, "req/s", false, anchorNC)
 	}
 	rows[ka+anchorKA].Anchor = ""
+	rows[ka+instances2].Anchor = servers[0].name // instances scaling: against instances = 1
 	rows[nc+servers[2].name].Anchor, rows[nc+servers[3].name].Anchor = "", ""
 	rs := "http-resumed"
 	rows[rs+servers[0].name] = rep.add(rs, servers[0].name, "req/s", false, servers[3].name)
@@ -591,6 +596,9 @@ func httpLoad(rep *report) {
 				continue
 			}
 			r := rows[rs+s.name]
+			if r == nil {
+				continue
+			}
 			resume := pauseOthers(ps, s.p)
 			rps, err := resumedConns(s.url)
 			resume()
@@ -987,9 +995,13 @@ type target struct {
 	limit   float64
 }
 
+// instances2 is the HTTP row of a keep running two instances of the guest.
+const instances2 = "keep, tls listener, instances = 2"
+
 var targets = []target{
 	{"warm start ≤ 1.0× wazero (time)", "startup", []string{"keep run, cache warm (--cache-dir)"}, "wazero run, cache warm (-cachedir)", true, 1.0},
 	{"TLS keep-alive req/s ≥ 0.95× wazero plain HTTP", "http-keepalive", []string{"keep, tls listener"}, "wazero run -listen (plain HTTP)", false, 0.95},
+	{"TLS keep-alive req/s with instances = 2 ≥ 1.6× instances = 1", "http-keepalive", []string{instances2}, "keep, tls listener", false, 1.6},
 	{"new RA-TLS connections/s ≥ 0.95× native Go TLS (P-384)", "http-newconn", []string{"keep, tls listener"}, "native Go HTTPS (ECDSA P-384)", false, 0.95},
 	{"idle keep ≤ 1 % CPU", "idle", []string{"keep, tls listener", "keep, tcp listener"}, "", true, 1},
 	{"verify ≤ 5 ms cold", "verify", []string{"sim, cold", "tdx-fake, cold", "tdx-fake-collateral, cold", "sgx-gramine, cold"}, "", true, 5000},
@@ -1063,7 +1075,8 @@ var sections = []struct{ key, title, text string }{
 			"Native is the same source built for linux/amd64 (its SHA-256 uses the CPU's SHA instructions; the Wasm build cannot)."},
 	{"http-keepalive", "3a. HTTP, keep-alive",
 		"guests/http's `GET /`, wrk with 2 threads and %d keep-alive connections for %s per run. " +
-			"`wazero run -listen` gets `HTTP_SET_NONBLOCK=1`. The native server is the same handler in net/http with a fresh ECDSA P-384 self-signed certificate and the tls.Config of a keep's listener (bench/native/https)."},
+			"`wazero run -listen` gets `HTTP_SET_NONBLOCK=1`. The native server is the same handler in net/http with a fresh ECDSA P-384 self-signed certificate and the tls.Config of a keep's listener (bench/native/https). " +
+			"\"keep, tls listener, instances = 2\" is the same keep with `--instances 2` (two instances of the guest sharing the listener; docs/RATIONALE.md, \"Instances\"), compared with one instance."},
 	{"http-newconn", "3b. HTTP, a new connection per request",
 		"hey `-disable-keepalive` with %d workers for %s per run: every request opens a TCP connection and, over TLS, makes a full handshake " +
 			"(hey keeps no session cache). TLS rows are compared with the native Go TLS server, with the same key type (P-384); plain rows with wazero."},

@@ -262,6 +262,7 @@ func (c *cli) run(args []string) int {
 	noCache := fs.Bool("no-cache", false, "compile the module afresh, without the on-disk cache")
 	backend := fs.String("backend", "auto", "TEE backend (`NAME`) for the keep's evidence: auto, "+strings.Join(backends.Names(), ", "))
 	requireTEE := fs.Bool("require-tee", false, "refuse to run without a hardware TEE (never fall back to sim)")
+	instances := fs.Int("instances", 0, "run `N` instances of the module sharing its listeners (default: the config's instances, else 1)")
 	opsf := addOpsFlags(fs)
 	reg := c.registryFlags(fs)
 	if err := c.parseArgs(fs, args, true); err != nil {
@@ -299,6 +300,12 @@ func (c *cli) run(args []string) int {
 		return c.exit(usageError{fmt.Sprintf("--timeout %v: must not be negative", *timeout)})
 	}
 	var cfg *runtime.Config
+	if flagSet(fs, "instances") {
+		if err := runtime.CheckInstances("--instances", int64(*instances)); err != nil {
+			return c.exit(usageError{err.Error()})
+		}
+		rc.Instances = *instances
+	}
 	if *config != "" {
 		cfg, err = runtime.LoadConfig(*config)
 		if err != nil {
@@ -402,7 +409,7 @@ func (c *cli) run(args []string) int {
 		fmt.Fprintf(c.stderr, "keep: %s: stopped after --timeout %v\n", path, *timeout)
 		return exitTimeout
 	case errors.As(err, &trap):
-		fmt.Fprintf(c.stderr, "keep: %s: %v\n", path, trap)
+		fmt.Fprintf(c.stderr, "keep: %s: %v\n", path, err) // names the instance, if several
 		return exitTrap
 	}
 	var ce *runtime.ConfigError
@@ -517,6 +524,12 @@ func inheritedEnv(environ []string, cfg *runtime.Config) [][2]string {
 		out = append(out, [2]string{k, v})
 	}
 	return out
+}
+
+// flagSet reports whether the command line gave the flag name.
+func flagSet(fs *flag.FlagSet, name string) (set bool) {
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // parseDir parses a --dir value: HOST (seen at the same path), wazero's
