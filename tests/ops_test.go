@@ -193,7 +193,7 @@ func TestOpsSIGTERMDrains(t *testing.T) {
 	}
 
 	k.cmd.Process.Signal(syscall.SIGTERM)
-	k.waitFor(t, `^SIGTERM: draining`)
+	k.waitFor(t, `^\S+\.wasm: SIGTERM: draining`) // names the module
 	if code, body := k.get(t, "/readyz"); code != 503 || !strings.Contains(body, "draining") {
 		t.Fatalf("/readyz while draining: %d %q, want 503 draining", code, body)
 	}

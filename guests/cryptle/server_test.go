@@ -251,14 +251,16 @@ func TestPage(t *testing.T) {
 	c := &apiClient{t: t, h: h}
 	page := c.call("GET", "/", "", 200, nil)
 	for _, id := range []string{`id="join-name"`, `id="join-btn"`, `id="word-input"`, `id="set-word-btn"`, `id="scoreboard"`,
-		`id="attestation"`, `id="att-tee"`, `id="att-module-hash"`, `id="att-policy"`, `id="att-simulated"`, `/static/app.js`} {
+		`id="attestation"`, `id="att-status"`, `id="att-summary"`, `id="att-details"`, "<details", "keep digest",
+		`id="att-tee"`, `id="att-module-hash"`, `id="att-policy"`, `id="att-simulated"`, `/static/app.js`} {
 		if !strings.Contains(page, id) {
 			t.Errorf("the page lacks %s", id)
 		}
 	}
 	js := c.call("GET", "/static/app.js", "", 200, nil)
 	for _, s := range []string{"/.well-known/keep-attestation", "Nobody has checked this server",
-		"SIMULATED — nothing is guaranteed", "SIMULATED — not a real TEE", `pick(a, "accepted"`, "module_hash", "word-card", "guess-input", "guess-btn", "Solved!"} {
+		"SIMULATED — nothing is guaranteed", "SIMULATED — not a real TEE", `"accepted"`, `"reasons"`, `"not_pinned"`,
+		"module_hash", "word-card", "guess-input", "guess-btn", "Solved!", "w.summary"} {
 		if !strings.Contains(js, s) {
 			t.Errorf("app.js lacks %q", s)
 		}
