@@ -117,7 +117,7 @@ image:
 # Kubernetes overlay rendered with kustomize and decoded strictly into
 # k8s.io/api types (deploy/kubernetes).
 deploy-test:
-	$(GO) test -race -count=1 ./deploy/...
+	$(GO) test -count=1 ./deploy/...
 
 # test-k8s (not part of make test: docs/KUBERNETES.md says why): builds
 # kube-apiserver and etcd from the Go module proxy once into $(K8S_BIN)
