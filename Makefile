@@ -10,7 +10,7 @@ LDFLAGS  := -X github.com/keepwasm/keep/runtime.version=$(VERSION)
 GUESTS   := $(patsubst guests/%/main.go,$(BUILD)/%.wasm,$(wildcard guests/*/main.go))
 GOFILES  := $(shell find . -name '*.go' -not -path './build/*')
 
-.PHONY: all build guests run cryptle test check unit e2e fuzz fuzz-smoke bench bench-start clean
+.PHONY: all build guests run cryptle test check unit e2e fuzz fuzz-smoke bench bench-start clean image deploy-test test-k8s
 
 all: build guests
 
@@ -66,7 +66,7 @@ $(BUILD)/cryptle-policy-%.toml: examples/cryptle-policy.toml $(BUILD)/cryptle.wa
 # test: static checks, unit tests (with -race), then end-to-end tests through
 # the keep binary: WAT exit-code/error tests, bad input, WASI conformance,
 # Cryptle in headless Chromium (its screenshot goes to build/artifacts/).
-test: check unit e2e fuzz-smoke
+test: check unit deploy-test e2e fuzz-smoke
 
 check:
 	@command -v wat2wasm >/dev/null || { echo "make test needs wat2wasm (Debian: apt-get install wabt; .ci/run installs it)"; exit 1; }
@@ -99,6 +99,34 @@ bench:
 # bench-start: cold vs cached start of the hello guest (not part of make test).
 bench-start:
 	$(GO) test ./runtime -run '^$$' -bench 'Start' -benchtime 10x
+
+# image: keep's container image (static binary, user 65532, CA roots, no
+# shell), built reproducibly without a container engine (deploy/image). It
+# writes an OCI image layout to $(IMAGE_OUT), or pushes to $(IMAGE_REPO)
+# (REGISTRY/REPOSITORY, credentials from ~/.docker/config.json; tagged
+# $(IMAGE_TAG) if set), and prints the manifest digest sha256:... that the
+# Kubernetes manifests pin. SOURCE_DATE_EPOCH sets the image time (default 0).
+IMAGE_OUT  ?= $(BUILD)/image
+IMAGE_REPO ?=
+IMAGE_TAG  ?=
+image:
+	$(GO) run ./deploy/image/keep-image -version $(VERSION) \
+	  $(if $(IMAGE_REPO),-repo $(IMAGE_REPO) $(if $(IMAGE_TAG),-tag $(IMAGE_TAG)),-out $(IMAGE_OUT))
+
+# deploy-test (part of make test): the image builder's tests, and every
+# Kubernetes overlay rendered with kustomize and decoded strictly into
+# k8s.io/api types (deploy/kubernetes).
+deploy-test:
+	$(GO) test -count=1 ./deploy/...
+
+# test-k8s (not part of make test: docs/KUBERNETES.md says why): builds
+# kube-apiserver and etcd from the Go module proxy once into $(K8S_BIN)
+# (outside build/, so make clean keeps them), starts them with envtest and
+# server-side dry-run applies every overlay with strict field validation.
+K8S_BIN ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/keep/k8s-bin/v1.37.2-etcd3.7.3
+test-k8s:
+	deploy/kubernetes/bin/build.sh $(K8S_BIN)
+	KEEP_K8S_BIN=$(K8S_BIN) $(GO) test -count=1 -run TestAPIServerDryRun -v ./deploy/kubernetes
 
 clean:
 	rm -rf $(BUILD)
