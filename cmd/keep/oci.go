@@ -41,7 +41,7 @@ func (c *cli) registryFlags(fs *flag.FlagSet) *registryFlags {
 	fs.BoolVar(&r.requireDigest, "require-digest", os.Getenv("KEEP_REQUIRE_DIGEST") == "1", "refuse oci:// references by tag: only @sha256:DIGEST (env KEEP_REQUIRE_DIGEST=1)")
 	fs.StringVar(&r.maxSize, "max-module-size", "256MiB", "refuse a registry module larger than `SIZE` (bytes, or KiB, MiB, GiB)")
 	fs.DurationVar(&r.timeout, "registry-timeout", 5*time.Minute, "bound on a whole registry fetch or push")
-	fs.StringVar(&r.cache, "registry-cache", os.Getenv("KEEP_REGISTRY_CACHE"), "content-addressed store of verified registry blobs (env KEEP_REGISTRY_CACHE; default $XDG_CACHE_HOME/keep/oci; \"none\" for none)")
+	fs.StringVar(&r.cache, "registry-cache", os.Getenv("KEEP_REGISTRY_CACHE"), "`DIR`: content-addressed store of verified registry blobs (env KEEP_REGISTRY_CACHE; default $XDG_CACHE_HOME/keep/oci; \"none\" for none)")
 	return r
 }
 
