@@ -835,16 +835,18 @@ func memory(rep *report) {
 	const sec = "memory"
 	cache := serverCacheDir()
 	wasm := guest("echo")
-	pTLS, pNat := freePort(), freePort()
-	k := start("keep tls echo (memory)", append(append([]string{cfg.keep, "run"}, keepCache(cache)...), "--config", keepConfig("tls", pTLS), wasm)...)
-	nat := start("native tls echo (memory)", native("tlsecho"), "-addr", fmt.Sprintf("127.0.0.1:%d", pNat))
-	waitPort(k, pTLS)
-	waitPort(nat, pNat)
-	vs := []struct {
-		name string
-		port int
-		p    *proc
-	}{{"keep, tls listener (guests/echo)", pTLS, k}, {"native Go TLS echo", pNat, nat}}
+	type server struct {
+		name  string
+		start func(port int) *proc
+	}
+	vs := []server{
+		{"keep, tls listener (guests/echo)", func(port int) *proc {
+			return start("keep tls echo (memory)", append(append([]string{cfg.keep, "run"}, keepCache(cache)...), "--config", keepConfig("tls", port), wasm)...)
+		}},
+		{"native Go TLS echo", func(port int) *proc {
+			return start("native tls echo (memory)", native("tlsecho"), "-addr", fmt.Sprintf("127.0.0.1:%d", port))
+		}},
+	}
 	rows := map[string][3]*row{}
 	for _, v := range vs {
 		rows[v.name] = [3]*row{
@@ -853,17 +855,23 @@ func memory(rep *report) {
 			rep.add(sec, v.name+": per idle connection", "KiB", true, ""),
 		}
 	}
+	// Every round starts a fresh server: a Go process keeps the heap it
+	// grew, so a second round on the same one would measure nothing.
 	for i := range cfg.runs {
 		for _, v := range vs {
-			before := rssMiB(v.p.pid())
-			conns, err := openIdle(v.port, idleConns)
+			port := freePort()
+			p := v.start(port)
+			waitPort(p, port)
+			before := rssMiB(p.pid())
+			conns, err := openIdle(port, idleConns)
 			if err != nil {
-				fatalf("memory %s: %v\n%s", v.name, err, v.p.output())
+				fatalf("memory %s: %v\n%s", v.name, err, p.output())
 			}
-			after := rssMiB(v.p.pid())
+			after := rssMiB(p.pid())
 			for _, c := range conns {
 				c.Close()
 			}
+			p.stop()
 			r := rows[v.name]
 			r[0].Samples = append(r[0].Samples, before)
 			r[1].Samples = append(r[1].Samples, after)
@@ -871,8 +879,6 @@ func memory(rep *report) {
 		}
 		logf("memory round %d/%d", i+1, cfg.runs)
 	}
-	k.stop()
-	nat.stop()
 }
 
 // openIdle opens n TLS connections to an echo server, each completing its
