@@ -420,7 +420,7 @@ func startup(rep *report) {
 		{rep.add(sec, "keep run, cache warm (--cache-dir)", "ms", true, "wazero run, cache warm (-cachedir)"), keepWarm, false},
 		{rep.add(sec, "wazero run, cache warm (-cachedir)", "ms", true, ""), wazeroWarm, false},
 		{rep.add(sec, "native (guests/hello built for linux)", "ms", true, "wazero run, cache warm (-cachedir)"), []string{native("hello")}, false},
-		{rep.add(sec, "keep run, cold (no cache)", "ms", true, "wazero run, cold (no cache)"), []string{cfg.keep, "run", hello}, true},
+		{rep.add(sec, "keep run, cold (no cache)", "ms", true, "wazero run, cold (no cache)"), []string{cfg.keep, "run", "--no-cache", hello}, true},
 		{rep.add(sec, "wazero run, cold (no cache)", "ms", true, ""), []string{cfg.wazero, "run", hello}, true},
 		{rep.add(sec, fmt.Sprintf("wazero run -workers %d, cold (no cache)", workers), "ms", true, "wazero run, cold (no cache)"),
 			[]string{cfg.wazero, "run", "-workers", strconv.Itoa(workers), hello}, true},
