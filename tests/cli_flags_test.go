@@ -1,10 +1,7 @@
 package tests
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,27 +22,7 @@ const compileGuard = 10 * hangGuard
 // compileGuard as its hang guard.
 func keepEnv(t testing.TB, dir string, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), compileGuard)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, keepBin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	cmd.WaitDelay = hangGuard / 6
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("keep %q did not finish within %v (killed)\nstdout: %q\nstderr: %q", args, compileGuard, o.String(), e.String())
-	}
-	var ee *exec.ExitError
-	code := 0
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("keep %q: %v", args, err)
-	}
-	return result{code: code, stdout: o.String(), stderr: e.String()}
+	return runKeep(t, dir, nil, env, compileGuard, args...)
 }
 
 // hasLine tells whether out has the line want.

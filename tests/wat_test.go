@@ -44,17 +44,28 @@ func compileWAT(t testing.TB, name string) string {
 // killed after hangGuard and the test fails.
 func keepGuarded(t testing.TB, dir string, stdin []byte, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	return runKeep(t, dir, stdin, nil, hangGuard, args...)
+}
+
+// runKeep runs keep in dir with stdin, extra environment variables
+// (NAME=VALUE) and guard as its hang guard (a bound, not a timing
+// assertion), and returns its exit code and output.
+func runKeep(t testing.TB, dir string, stdin []byte, env []string, guard time.Duration, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, keepBin, args...)
 	cmd.Dir = dir
 	cmd.Stdin = bytes.NewReader(stdin)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.WaitDelay = 5 * time.Second
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("keep %q did not finish within %v (killed)\nstdout: %q\nstderr: %q", args, hangGuard, o.String(), e.String())
+		t.Fatalf("keep %q did not finish within %v (killed)\nstdout: %q\nstderr: %q", args, guard, o.String(), e.String())
 	}
 	var ee *exec.ExitError
 	code := 0
