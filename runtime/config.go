@@ -19,6 +19,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/keepwasm/keep/internal/tomlerr"
+	"github.com/keepwasm/keep/wasi"
 )
 
 // MaxConfigSize is the largest Enarx.toml Keep reads, in bytes. It is the
@@ -136,6 +137,10 @@ type File struct {
 	// TLSMinVersion is the oldest TLS version a TLS socket accepts, from
 	// `tls_min_version`; 0 means the default, TLS 1.3 (minTLS).
 	TLSMinVersion uint16
+	// ReadAhead bounds how many bytes each connection of a listen or
+	// connect entry reads ahead of the guest, from `read_ahead`; 0 means
+	// the default, wasi.DefaultReadAhead.
+	ReadAhead int
 }
 
 // rawFile mirrors a [[files]] table; pointers tell which keys were given.
@@ -155,6 +160,7 @@ type rawFile struct {
 	HandshakeTimeout *string `toml:"handshake_timeout"`
 	Nonblock         *bool   `toml:"nonblock"`
 	TLSMinVersion    *string `toml:"tls_min_version"`
+	ReadAhead        *int64  `toml:"read_ahead"`
 }
 
 type rawConfig struct {
@@ -311,17 +317,17 @@ func validateFile(rf rawFile, i, line int) (File, error) {
 	case KindStdin, KindStdout, KindStderr, KindNull:
 		allowed = []string{"name"}
 	case KindListen:
-		allowed = []string{"name", "prot", "addr", "port", "client_auth", "client_policy", "client_ca", "max_connections", "handshake_timeout", "nonblock", "tls_min_version"}
+		allowed = []string{"name", "prot", "addr", "port", "client_auth", "client_policy", "client_ca", "max_connections", "handshake_timeout", "nonblock", "tls_min_version", "read_ahead"}
 	case KindConnect:
-		allowed = []string{"name", "prot", "host", "port", "policy", "nonblock", "tls_min_version"}
+		allowed = []string{"name", "prot", "host", "port", "policy", "nonblock", "tls_min_version", "read_ahead"}
 	default:
 		return fail("kind %q is not one of stdin, stdout, stderr, null, listen, connect", *rf.Kind)
 	}
 	given := map[string]bool{"name": rf.Name != nil, "prot": rf.Prot != nil, "addr": rf.Addr != nil, "host": rf.Host != nil, "port": rf.Port != nil,
 		"client_auth": rf.ClientAuth != nil, "client_policy": rf.ClientPolicy != nil, "client_ca": rf.ClientCA != nil,
 		"policy": rf.Policy != nil, "max_connections": rf.MaxConnections != nil, "handshake_timeout": rf.HandshakeTimeout != nil,
-		"nonblock": rf.Nonblock != nil, "tls_min_version": rf.TLSMinVersion != nil}
-	for _, k := range []string{"name", "prot", "addr", "host", "port", "client_auth", "client_policy", "client_ca", "policy", "max_connections", "handshake_timeout", "nonblock", "tls_min_version"} {
+		"nonblock": rf.Nonblock != nil, "tls_min_version": rf.TLSMinVersion != nil, "read_ahead": rf.ReadAhead != nil}
+	for _, k := range []string{"name", "prot", "addr", "host", "port", "client_auth", "client_policy", "client_ca", "policy", "max_connections", "handshake_timeout", "nonblock", "tls_min_version", "read_ahead"} {
 		if given[k] && !contains(allowed, k) {
 			return fail("key %q is not allowed for kind %q", k, f.Kind)
 		}
@@ -406,6 +412,12 @@ func validateFile(rf rawFile, i, line int) (File, error) {
 			return fail("max_connections %d is out of range 1..1000000", m)
 		}
 		f.MaxConnections = int(*rf.MaxConnections)
+	}
+	if rf.ReadAhead != nil {
+		if r := *rf.ReadAhead; r < wasi.MinReadAhead || r > wasi.MaxReadAhead {
+			return fail("read_ahead %d is out of range %d..%d (bytes)", r, wasi.MinReadAhead, wasi.MaxReadAhead)
+		}
+		f.ReadAhead = int(*rf.ReadAhead)
 	}
 	f.Nonblock = rf.Nonblock
 	if rf.TLSMinVersion != nil {

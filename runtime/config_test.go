@@ -130,6 +130,26 @@ func TestParseConfigValid(t *testing.T) {
 			},
 		},
 		{
+			name: "read_ahead",
+			src: tomlLines(
+				`[[files]]`,
+				`kind = "listen"`,
+				`prot = "tls"`,
+				`name = "web"`,
+				`port = 443`,
+				`read_ahead = 4096`,
+				`[[files]]`,
+				`kind = "connect"`,
+				`prot = "tcp"`,
+				`host = "db"`,
+				`read_ahead = 16777216`,
+			),
+			files: []File{
+				{Kind: KindListen, Name: "web", Prot: ProtTLS, Addr: "::", Port: 443, Line: 1, ReadAhead: 4096},
+				{Kind: KindConnect, Name: "db", Prot: ProtTCP, Host: "db", Port: 80, Line: 7, ReadAhead: 16 << 20},
+			},
+		},
+		{
 			name: "inline array of tables",
 			src:  tomlLines(`files = [{kind = "null"}, {kind = "stdout", name = "out"}]`),
 			files: []File{
@@ -238,6 +258,11 @@ func TestParseConfigErrors(t *testing.T) {
 		{"tls_min_version 1.1", tomlLines(`[[files]]`, `kind = "connect"`, `prot = "tls"`, `host = "h"`, `tls_min_version = "1.1"`), `cfg.toml:1: files[0]: tls_min_version "1.1" is not "1.2" or "1.3"`},
 		{"nonblock on stdin", tomlLines(`[[files]]`, `kind = "stdin"`, `nonblock = true`), `cfg.toml:1: files[0]: key "nonblock" is not allowed for kind "stdin"`},
 		{"nonblock not a bool", listen(`name = "l"`, `port = 1`, `nonblock = "yes"`), `cfg.toml:...nonblock`},
+		{"read_ahead too small", listen(`name = "l"`, `port = 1`, `read_ahead = 4095`), `cfg.toml:1: files[0]: read_ahead 4095 is out of range 4096..16777216 (bytes)`},
+		{"read_ahead too large", connect(`host = "a"`, `read_ahead = 16777217`), `cfg.toml:1: files[0]: read_ahead 16777217 is out of range 4096..16777216 (bytes)`},
+		{"read_ahead negative", connect(`host = "a"`, `read_ahead = -1`), `cfg.toml:1: files[0]: read_ahead -1 is out of range 4096..16777216 (bytes)`},
+		{"read_ahead a string", listen(`name = "l"`, `port = 1`, `read_ahead = "256KiB"`), `cfg.toml:...read_ahead`},
+		{"read_ahead on stdin", tomlLines(`[[files]]`, `kind = "stdin"`, `read_ahead = 4096`), `cfg.toml:1: files[0]: key "read_ahead" is not allowed for kind "stdin"`},
 		{"listen without name", listen(`port = 1`), `cfg.toml:1: files[0]: listen needs "name"`},
 		{"connect without host", connect(`name = "c"`), `cfg.toml:1: files[0]: connect needs "host"`},
 		{"connect empty host", connect(`host = ""`), `cfg.toml:1: files[0]: connect needs "host"`},

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/keepwasm/keep/metrics"
 	"github.com/keepwasm/keep/netattest"
@@ -238,6 +239,15 @@ func (t *trackedConn) Close() error {
 		c.mu.Unlock()
 	})
 	return err
+}
+
+// SyscallConn returns the raw connection of the connection it wraps, when
+// that has one (wasi.Pollable needs it).
+func (t *trackedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := t.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 // CloseWrite half-closes the connection, when the one it wraps can.

@@ -227,6 +227,9 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 			ln = p.ctl.track(ln, f.Name, p.metrics)
 			closers = append(closers, ln.Close)
 			rs.addrs[fd] = ln.Addr()
+			// Under TLS, if any: the connection socket then reads
+			// without holding a buffer while the peer is silent.
+			ln = wasi.PollableListener(ln)
 			var identify func(net.Conn) []byte
 			if f.Prot == ProtTLS {
 				tc, v, err := p.serverTLS(rs.identity, f)
@@ -243,7 +246,7 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 				}
 			}
 			p.log.Info("listening", "fd", fd, "name", f.Name, "prot", f.Prot, "addr", rs.addrs[fd].String())
-			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout, Identify: identify, Metrics: p.metrics, Nonblock: p.nonblock(f)})
+			ls = append(ls, wasi.Listener{FD: fd, Name: f.Name, Listener: ln, MaxConns: f.MaxConnections, HandshakeTimeout: f.HandshakeTimeout, Identify: identify, Metrics: p.metrics, Nonblock: p.nonblock(f), ReadAhead: f.ReadAhead})
 		case KindConnect:
 			conn, err := p.dial(ctx, f, rs.identity, rs.steward)
 			if err != nil {
@@ -251,7 +254,7 @@ func (p socketPlan) open(ctx context.Context) (_ *runSockets, err error) {
 			}
 			closers = append(closers, conn.Close)
 			p.log.Info("connected", "fd", fd, "name", f.Name, "prot", f.Prot, "remote", conn.RemoteAddr().String())
-			cs = append(cs, wasi.Conn{FD: fd, Name: f.Name, Conn: conn, Nonblock: p.nonblock(f)})
+			cs = append(cs, wasi.Conn{FD: fd, Name: f.Name, Conn: conn, Nonblock: p.nonblock(f), ReadAhead: f.ReadAhead})
 		}
 	}
 	if p.instances > 1 {
@@ -382,7 +385,11 @@ func (p socketPlan) dial(ctx context.Context, f File, id *netattest.Identity, sc
 	addr := net.JoinHostPort(host, strconv.Itoa(int(f.Port)))
 	d := &net.Dialer{Timeout: dialTimeout}
 	if f.Prot == ProtTCP {
-		return d.DialContext(ctx, "tcp", addr)
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return wasi.Pollable(conn), nil
 	}
 	var tc *tls.Config
 	if f.Policy != "" {
@@ -399,12 +406,37 @@ func (p socketPlan) dial(ctx context.Context, f File, id *netattest.Identity, sc
 		}
 	}
 	tc.MinVersion = f.minTLS()
-	td := &tls.Dialer{NetDialer: d, Config: tc}
-	conn, err := td.DialContext(ctx, "tcp", addr)
+	conn, err := dialTLS(ctx, d, addr, host, tc)
 	if rh := (tls.RecordHeaderError{}); errors.As(err, &rh) {
 		return nil, fmt.Errorf("%s does not speak TLS (its first bytes are no TLS record; if it is plain TCP, say prot = \"tcp\"): %w", addr, err)
 	}
 	return conn, err
+}
+
+// dialTLS is tls.Dialer.DialContext (d's timeout covers the connection
+// and the handshake; ServerName defaults to host) with the TCP connection
+// made wasi.Pollable under TLS, so that the connect socket reads it
+// without holding a buffer while the peer is silent.
+func dialTLS(ctx context.Context, d *net.Dialer, addr, host string, tc *tls.Config) (net.Conn, error) {
+	if d.Timeout != 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		defer cancel()
+	}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc.ServerName == "" {
+		tc = tc.Clone()
+		tc.ServerName = host
+	}
+	conn := tls.Client(wasi.Pollable(raw), tc)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

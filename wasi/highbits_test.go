@@ -81,7 +81,7 @@ func (rig *hostRig) env() *hostEnv {
 	}
 	s := NewSockets([]Listener{{FD: 4, Name: "l", Listener: listen(t), Nonblock: true}}, []Conn{{FD: 5, Name: "c", Conn: dial(), Nonblock: true}}, nil)
 	fd5peer := peer
-	withPeer := newConnSock(dial(), s.notify, nil)
+	withPeer := newConnSock(dial(), s.notify, nil, 0)
 	withPeer.peer = []byte(`{"auth":"ca"}`)
 	withPeer.setNonblock(true)
 	s.fds[6] = withPeer

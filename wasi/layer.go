@@ -42,6 +42,9 @@ type Listener struct {
 	Metrics metrics.Sink
 	// Nonblock is the mode the fd starts in (see NewSockets).
 	Nonblock bool
+	// ReadAhead bounds how many bytes each accepted connection reads
+	// ahead of the guest (0: DefaultReadAhead).
+	ReadAhead int
 }
 
 // Conn is a connected socket for the guest at fd FD.
@@ -51,6 +54,9 @@ type Conn struct {
 	Conn net.Conn
 	// Nonblock is the mode the fd starts in (see NewSockets).
 	Nonblock bool
+	// ReadAhead bounds how many bytes the connection reads ahead of the
+	// guest (0: DefaultReadAhead).
+	ReadAhead int
 }
 
 // Sockets is the socket state of one run: the fds Keep owns.
@@ -88,10 +94,11 @@ func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
 	for _, l := range ls {
 		k := newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log, l.Metrics)
 		k.setNonblock(l.Nonblock)
+		k.readAhead = l.ReadAhead
 		s.fds[int32(l.FD)] = k
 	}
 	for _, c := range cs {
-		k := s.newConn(c.Conn, nil)
+		k := s.newConn(c.Conn, nil, c.ReadAhead)
 		k.setNonblock(c.Nonblock)
 		s.fds[int32(c.FD)] = k
 	}
@@ -99,14 +106,14 @@ func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
 }
 
 // newConn makes a connection socket whose closing Close waits for.
-func (s *Sockets) newConn(c net.Conn, release func()) *connSock {
+func (s *Sockets) newConn(c net.Conn, release func(), readAhead int) *connSock {
 	s.open.Add(1)
 	return newConnSock(c, s.notify, func() {
 		if release != nil {
 			release()
 		}
 		s.open.Done()
-	})
+	}, readAhead)
 }
 
 func (s *Sockets) notify() {
@@ -733,7 +740,7 @@ func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack [
 	for {
 		a, err := l.accept()
 		if a != nil {
-			cs := s.newConn(a.conn, l.release)
+			cs := s.newConn(a.conn, l.release, l.readAhead)
 			cs.peer = a.peer
 			cs.setNonblock(flags&fdflagNonblock != 0)
 			fd := s.add(cs)

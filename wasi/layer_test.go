@@ -31,7 +31,7 @@ func TestFdRenumberOntoItself(t *testing.T) {
 		}
 		if before != nil {
 			a, _ := net.Pipe()
-			if fd := e.s.add(newConnSock(a, e.s.notify, nil)); fd == int32(tc.fd) {
+			if fd := e.s.add(newConnSock(a, e.s.notify, nil, 0)); fd == int32(tc.fd) {
 				t.Fatalf("socket fd %d was handed out again after fd_renumber(%d, %d)", fd, tc.fd, tc.fd)
 			}
 		}

@@ -1,8 +1,10 @@
 package wasi
 
 import (
+	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Read-ahead of a connection: a goroutine (connSock.pump) reads from the
@@ -12,10 +14,23 @@ const (
 	// readChunkSize is the unit readBuf reads and recycles in: two TLS
 	// records' worth of plaintext.
 	readChunkSize = 32 << 10
-	// readAheadMax is how much a connection reads ahead of the guest: the
-	// reader stops once this much is buffered (it may pass it by less than
-	// one chunk) until the guest drains some.
-	readAheadMax = 256 << 10
+	// readAheadMax is how much a connection reads ahead of the guest
+	// unless its socket says otherwise (read_ahead): the reader stops
+	// once this much is buffered until the guest drains some.
+	readAheadMax = DefaultReadAhead
+)
+
+// Bounds of a socket's read-ahead (Listener.ReadAhead, Conn.ReadAhead;
+// read_ahead in Enarx.toml).
+const (
+	// DefaultReadAhead is the read-ahead of a socket that sets none.
+	DefaultReadAhead = 256 << 10
+	// MinReadAhead is the smallest read-ahead a socket may set: less
+	// would split even small messages into several wakeups.
+	MinReadAhead = 4 << 10
+	// MaxReadAhead is the largest read-ahead a socket may set: each
+	// connection may hold this much of the keep's memory.
+	MaxReadAhead = 16 << 20
 )
 
 // readChunks recycles readBuf's chunks across connections, so neither a
@@ -25,12 +40,27 @@ var readChunks = sync.Pool{New: func() any {
 	return &b
 }}
 
+// readChunksOut counts the chunks taken from readChunks and not yet given
+// back (tests check that idle connections hold none).
+var readChunksOut atomic.Int64
+
+func getChunk() *[]byte {
+	readChunksOut.Add(1)
+	return readChunks.Get().(*[]byte)
+}
+
+func putChunk(c *[]byte) {
+	readChunksOut.Add(-1)
+	readChunks.Put(c)
+}
+
 // readBuf is a bounded FIFO of bytes between one producer, which fills it
 // from a reader (fill), and a consumer (read), with an end-of-stream error
 // delivered after the data. It holds a queue of fixed-size chunks: the
 // producer reads straight into the free tail of the last chunk, outside the
 // lock, and the consumer copies from the first; drained chunks go back to
-// readChunks. An idle readBuf holds at most the one chunk being read into.
+// readChunks. An idle readBuf holds no chunk if its reader is non-blocking
+// (see fill), else at most the one chunk being read into.
 type readBuf struct {
 	mu     sync.Mutex
 	space  sync.Cond // signalled when the consumer frees space or the buffer closes
@@ -47,6 +77,12 @@ type readBuf struct {
 	// stalled, if set, is called (with mu held) each time fill stops
 	// because the buffer is full. Tests use it.
 	stalled func()
+	// parked is set while fill waits for a non-blocking reader to be
+	// readable (holding no chunk unless data is buffered).
+	parked bool
+	// waiting, if set, is called (with mu held) each time fill is about
+	// to wait for a non-blocking reader. Tests use it.
+	waiting func()
 }
 
 func newReadBuf(max int) *readBuf {
@@ -59,7 +95,13 @@ func newReadBuf(max int) *readBuf {
 // waiting while it is full. After each read that leaves the buffer holding
 // data it had not, or that ends the stream, it calls wake. It returns r's
 // error (nil if the buffer was closed first).
-func (b *readBuf) fill(r io.Reader, wake func()) error {
+//
+// If wait is set, r is non-blocking: it answers errWouldBlock (perhaps
+// after some data) when nothing is waiting. fill then gives back the chunk
+// it was reading into, if that is still empty, and calls wait, which
+// returns when r may have more; so a connection whose peer is silent holds
+// no chunk. If wait is nil, r blocks in Read, holding the chunk.
+func (b *readBuf) fill(r io.Reader, wait func() error, wake func()) error {
 	b.mu.Lock()
 	for {
 		for b.n >= b.max && !b.closed {
@@ -73,14 +115,21 @@ func (b *readBuf) fill(r io.Reader, wake func()) error {
 			return nil
 		}
 		if len(b.chunks) == 0 || b.tail == readChunkSize {
-			b.chunks = append(b.chunks, readChunks.Get().(*[]byte))
+			b.chunks = append(b.chunks, getChunk())
 			b.tail = 0
 		}
 		dst := (*b.chunks[len(b.chunks)-1])[b.tail:]
+		if room := b.max - b.n; len(dst) > room {
+			dst = dst[:room] // never more than max buffered
+		}
 		b.filling = true
 		b.mu.Unlock()
 
 		m, err := r.Read(dst)
+		blocked := wait != nil && errors.Is(err, errWouldBlock)
+		if blocked {
+			err = nil
+		}
 
 		b.mu.Lock()
 		b.filling = false
@@ -102,6 +151,45 @@ func (b *readBuf) fill(r io.Reader, wake func()) error {
 			b.mu.Unlock()
 			wake()
 			return err
+		}
+		if blocked {
+			switch {
+			case b.n == 0: // the guest has read everything: hold nothing
+				b.recycle()
+			case b.tail == 0: // the chunk read into is empty: give it back
+				last := len(b.chunks) - 1
+				putChunk(b.chunks[last])
+				b.chunks[last] = nil
+				b.chunks = b.chunks[:last]
+				b.tail = readChunkSize // the one before is full
+			}
+			b.parked = true
+			if b.waiting != nil {
+				b.waiting()
+			}
+			b.mu.Unlock()
+			if was == 0 && m > 0 {
+				wake()
+			}
+			werr := wait()
+			b.mu.Lock()
+			b.parked = false
+			if werr != nil {
+				// The connection was closed or failed: end the stream
+				// after the data (a close of the buffer wins).
+				if !b.closed {
+					b.err = werr
+					if b.n == 0 {
+						b.recycle()
+					}
+				} else {
+					b.recycle()
+				}
+				b.mu.Unlock()
+				wake()
+				return werr
+			}
+			continue
 		}
 		if was == 0 && m > 0 {
 			b.mu.Unlock()
@@ -145,12 +233,12 @@ func (b *readBuf) read(bufs [][]byte, peek bool) (int, error) {
 	// Recycle the chunks drained, and the last one too if it is drained
 	// and no read is filling it.
 	for i := 0; i < ci; i++ {
-		readChunks.Put(b.chunks[i])
+		putChunk(b.chunks[i])
 		b.chunks[i] = nil
 	}
 	b.chunks, b.head = b.chunks[ci:], off
 	if b.n == 0 && !b.filling {
-		readChunks.Put(b.chunks[0])
+		putChunk(b.chunks[0])
 		b.chunks[0] = nil
 		b.chunks, b.head, b.tail = b.chunks[:0], 0, 0
 	}
@@ -194,7 +282,7 @@ func (b *readBuf) close() {
 // recycle returns every chunk to the pool; b.mu is held.
 func (b *readBuf) recycle() {
 	for i, c := range b.chunks {
-		readChunks.Put(c)
+		putChunk(c)
 		b.chunks[i] = nil
 	}
 	b.chunks, b.head, b.tail, b.n = b.chunks[:0], 0, 0, 0

@@ -3,6 +3,7 @@ package wasi
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -21,7 +22,7 @@ func pattern(from, n int) []byte {
 // filling starts b.fill(r) and returns a channel that yields its result.
 func filling(b *readBuf, r io.Reader, wake func()) chan error {
 	done := make(chan error, 1)
-	go func() { done <- b.fill(r, wake) }()
+	go func() { done <- b.fill(r, nil, wake) }()
 	return done
 }
 
@@ -199,43 +200,48 @@ func (e *endless) Read(p []byte) (int, error) {
 }
 
 // A full buffer stops reading until the guest consumes some; it never
-// holds more than its limit plus one chunk; the data stays in order.
+// holds more than its limit, whatever the limit (read_ahead); the data
+// stays in order.
 func TestReadBufBackpressure(t *testing.T) {
-	wake, _ := waker()
-	b := newReadBuf(readAheadMax)
-	full := make(chan struct{}, 1)
-	b.stalled = func() { full <- struct{}{} }
-	e := &endless{b: b, over: make(chan int, 1)}
-	done := filling(b, e, wake)
-	total := 0
-	for total < 4*readAheadMax {
-		await(t, full, "a full buffer")
-		if n, _ := b.buffered(); n < b.max || n > b.max+readChunkSize {
-			t.Fatalf("%d bytes buffered, limit %d", n, b.max)
-		}
-		p := make([]byte, 50_000)
-		n, err := b.read([][]byte{p}, false)
-		if err != nil || n != len(p) {
-			t.Fatalf("read: %d, %v", n, err)
-		}
-		if !bytes.Equal(p, pattern(total, n)) {
-			t.Fatalf("data out of order at %d", total)
-		}
-		total += n
-	}
-	select {
-	case n := <-e.over:
-		t.Fatalf("the connection was read with %d bytes buffered (limit %d)", n, b.max)
-	default:
-	}
-	b.close() // fill is waiting for space (or about to): close releases it
-	if err := await(t, done, "fill's return after close"); err != nil {
-		t.Fatalf("fill after close: %v", err)
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.chunks) != 0 || b.n != 0 {
-		t.Fatalf("a closed buffer holds %d chunks, %d bytes", len(b.chunks), b.n)
+	for _, max := range []int{readAheadMax, MinReadAhead, 100_000, MaxReadAhead} {
+		t.Run(fmt.Sprint(max), func(t *testing.T) {
+			wake, _ := waker()
+			b := newReadBuf(max)
+			full := make(chan struct{}, 1)
+			b.stalled = func() { full <- struct{}{} }
+			e := &endless{b: b, over: make(chan int, 1)}
+			done := filling(b, e, wake)
+			total := 0
+			for total < 4*max {
+				await(t, full, "a full buffer")
+				if n, _ := b.buffered(); n != b.max {
+					t.Fatalf("%d bytes buffered when full, limit %d", n, b.max)
+				}
+				p := make([]byte, min(50_000, max))
+				n, err := b.read([][]byte{p}, false)
+				if err != nil || n != len(p) {
+					t.Fatalf("read: %d, %v", n, err)
+				}
+				if !bytes.Equal(p, pattern(total, n)) {
+					t.Fatalf("data out of order at %d", total)
+				}
+				total += n
+			}
+			select {
+			case n := <-e.over:
+				t.Fatalf("the connection was read with %d bytes buffered (limit %d)", n, b.max)
+			default:
+			}
+			b.close() // fill is waiting for space (or about to): close releases it
+			if err := await(t, done, "fill's return after close"); err != nil {
+				t.Fatalf("fill after close: %v", err)
+			}
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if len(b.chunks) != 0 || b.n != 0 {
+				t.Fatalf("a closed buffer holds %d chunks, %d bytes", len(b.chunks), b.n)
+			}
+		})
 	}
 }
 
@@ -303,7 +309,7 @@ func TestConnSockCloseEndsPump(t *testing.T) {
 			wake, woke := waker()
 			a, peer := net.Pipe()
 			defer peer.Close()
-			c := newConnSock(a, wake, nil)
+			c := newConnSock(a, wake, nil, 0)
 			tc.setup(t, peer, c, woke)
 			if err := c.close(); err != nil {
 				t.Fatal(err)
@@ -319,7 +325,7 @@ func TestConnSockShutdownRead(t *testing.T) {
 	wake, woke := waker()
 	a, peer := net.Pipe()
 	defer peer.Close()
-	c := newConnSock(a, wake, nil)
+	c := newConnSock(a, wake, nil, 0)
 	defer c.close()
 	go peer.Write([]byte("data"))
 	waitFor(t, woke, c.readable)

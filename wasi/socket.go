@@ -72,6 +72,9 @@ type listenSock struct {
 	nonblock  bool
 	err       error // accept failed for good
 	closed    bool
+	// readAhead bounds each accepted connection's read-ahead (0: the
+	// default); set before the guest runs.
+	readAhead int
 }
 
 // handshake is a connection whose TLS handshake is running.
@@ -331,7 +334,7 @@ func (l *listenSock) close() error {
 }
 
 // connSock is a connected stream. A goroutine (pump) reads ahead into a
-// bounded buffer (readBuf, up to readAheadMax) while the guest consumes it,
+// bounded buffer (readBuf, up to readAheadMax or the socket's read_ahead) while the guest consumes it,
 // and wakes the guest when data, EOF or an error arrives; EOF and errors
 // reach the guest after the data before them. Writes go into a bounded
 // write-behind buffer (writeBuf, up to writeBehindMax) that another
@@ -353,18 +356,36 @@ type connSock struct {
 	rdShut   bool
 }
 
-func newConnSock(c net.Conn, wake, release func()) *connSock {
-	s := &connSock{conn: c, wake: wake, release: release, in: newReadBuf(readAheadMax), out: newWriteBuf(writeBehindMax),
+// newConnSock starts serving c. readAhead bounds its read-ahead (0:
+// readAheadMax).
+func newConnSock(c net.Conn, wake, release func(), readAhead int) *connSock {
+	if readAhead <= 0 {
+		readAhead = readAheadMax
+	}
+	s := &connSock{conn: c, wake: wake, release: release, in: newReadBuf(readAhead), out: newWriteBuf(writeBehindMax),
 		pumped: make(chan struct{})}
+	if p, ok := c.(*pollConn); ok {
+		// Plain TCP: a write may go to the socket without a copy. Not
+		// under TLS, whose Write must not stop half-way through a record.
+		s.out.direct = p.writeOnce
+	}
 	go s.pump()
 	go s.flush()
 	return s
 }
 
-// pump reads ahead until the connection ends or the socket is closed.
+// pump reads ahead until the connection ends or the socket is closed. On
+// a TCP connection Keep made Pollable (with or without TLS on top) it
+// reads without blocking and holds no buffer while the peer is silent;
+// anything else (a pipe in tests) is read blocking.
 func (s *connSock) pump() {
 	defer close(s.pumped)
-	s.in.fill(s.conn, s.wake)
+	var wait func() error
+	if p := pollableOf(s.conn); p != nil {
+		p.setNonblock()
+		wait = p.waitReadable
+	}
+	s.in.fill(s.conn, wait, s.wake)
 }
 
 // flush writes behind the guest until the socket is closed and drained,

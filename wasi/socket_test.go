@@ -106,7 +106,7 @@ func TestListenerMaxConns(t *testing.T) {
 		t.Fatal("a third connection was admitted beyond max_connections")
 	}
 	// The guest closes one: its slot frees, and the third is admitted.
-	cs := newConnSock(a, wake, l.release)
+	cs := newConnSock(a, wake, l.release, 0)
 	cs.close()
 	waitFor(t, woke, func() bool { return len(l.queue) == 1 })
 	b.Close()
@@ -147,7 +147,7 @@ func TestListenerHandshakeTimeout(t *testing.T) {
 func TestConnReadAheadPeekEOF(t *testing.T) {
 	wake, woke := waker()
 	a, b := net.Pipe()
-	c := newConnSock(a, wake, nil)
+	c := newConnSock(a, wake, nil, 0)
 	defer c.close()
 	go func() {
 		b.Write([]byte("hello"))
@@ -173,14 +173,14 @@ func TestSocketsFDAllocation(t *testing.T) {
 	s := NewSockets(nil, nil, nil)
 	defer s.Close()
 	a, _ := net.Pipe()
-	fd1 := s.add(newConnSock(a, s.notify, nil))
+	fd1 := s.add(newConnSock(a, s.notify, nil, 0))
 	if fd1 != AcceptedFDBase {
 		t.Fatalf("first accepted fd %d, want %d", fd1, AcceptedFDBase)
 	}
 	k := s.remove(fd1)
 	k.close()
 	b, _ := net.Pipe()
-	if fd2 := s.add(newConnSock(b, s.notify, nil)); fd2 != fd1 {
+	if fd2 := s.add(newConnSock(b, s.notify, nil, 0)); fd2 != fd1 {
 		t.Fatalf("a freed fd was not reused: %d", fd2)
 	}
 }

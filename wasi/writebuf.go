@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,25 @@ var writeBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
+// writeBufsOut counts the buffers taken from writeBufs and not yet given
+// back (tests check that idle connections hold none).
+var writeBufsOut atomic.Int64
+
+func getWriteBuf() *[]byte {
+	writeBufsOut.Add(1)
+	return writeBufs.Get().(*[]byte)
+}
+
+// putWriteBuf empties buf and gives it back (or drops it if it grew past
+// writeBehindMax).
+func putWriteBuf(buf *[]byte) {
+	writeBufsOut.Add(-1)
+	*buf = (*buf)[:0]
+	if cap(*buf) <= writeBehindMax {
+		writeBufs.Put(buf)
+	}
+}
+
 // errWriteClosed is a write after the guest shut the write side down.
 var errWriteClosed = errors.New("write side shut down")
 
@@ -47,6 +67,13 @@ type writeBuf struct {
 	shutWr   bool  // the guest shut the write side: CloseWrite after the data
 	shutDone bool
 	closing  bool // the guest closed the socket: close after the data
+	// direct, if set, writes what the socket takes of p at once, without
+	// waiting ((0, nil): its send buffer is full). write uses it when
+	// nothing is queued, so that a peer keeping up costs no copy.
+	direct func(p []byte) (int, error)
+	// idle, if set, is called (with mu held) each time flush waits for
+	// work. Tests use it.
+	idle func()
 }
 
 func newWriteBuf(max int) *writeBuf {
@@ -74,16 +101,34 @@ func (b *writeBuf) write(p []byte) (int, error) {
 	case b.shutWr || b.closing:
 		return 0, errWriteClosed
 	}
-	m := min(b.max-b.size(), len(p))
-	if m <= 0 || len(p) == 0 {
+	if len(p) == 0 {
 		return 0, nil
 	}
+	done := 0
+	if b.direct != nil && b.pend == nil && b.inflight == 0 {
+		// Nothing is queued before p: the socket may take it now,
+		// without a copy. Under b.mu, so that the flusher cannot start
+		// a write meanwhile.
+		m, err := b.direct(p)
+		if err != nil {
+			b.err = err
+			return 0, err
+		}
+		done, p = m, p[m:]
+		if len(p) == 0 {
+			return done, nil
+		}
+	}
+	m := min(b.max-b.size(), len(p))
+	if m <= 0 {
+		return done, nil
+	}
 	if b.pend == nil {
-		b.pend = writeBufs.Get().(*[]byte)
+		b.pend = getWriteBuf()
 	}
 	*b.pend = append(*b.pend, p[:m]...)
 	b.more.Signal()
-	return m, nil
+	return done + m, nil
 }
 
 // writable reports whether a write would take data or fail at once, and
@@ -129,6 +174,9 @@ func (b *writeBuf) flush(c net.Conn, closeWrite func() error, wake func()) {
 	defer b.mu.Unlock()
 	for {
 		for b.pend == nil && !b.closing && (!b.shutWr || b.shutDone) {
+			if b.idle != nil {
+				b.idle()
+			}
 			b.more.Wait()
 		}
 		if b.pend != nil {
@@ -140,15 +188,11 @@ func (b *writeBuf) flush(c net.Conn, closeWrite func() error, wake func()) {
 			b.mu.Lock()
 			wasFull := b.size() >= b.max
 			b.inflight = 0
-			*data = (*data)[:0]
-			if cap(*data) <= writeBehindMax {
-				writeBufs.Put(data)
-			}
+			putWriteBuf(data)
 			if err != nil && b.err == nil {
 				b.err = err
 				if b.pend != nil { // the peer will never get it
-					*b.pend = (*b.pend)[:0]
-					writeBufs.Put(b.pend)
+					putWriteBuf(b.pend)
 					b.pend = nil
 				}
 			}

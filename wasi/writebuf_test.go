@@ -66,7 +66,7 @@ func TestWriteBehindPeerNotReading(t *testing.T) {
 	// so once the buffer is full it stays full until the peer reads.
 	a, b := net.Pipe()
 	old := e.s.fds[5]
-	c := e.s.newConn(a, nil)
+	c := e.s.newConn(a, nil, 0)
 	c.setNonblock(true)
 	e.s.fds[5], e.peer = c, b
 	old.close()
