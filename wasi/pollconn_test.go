@@ -276,7 +276,7 @@ func TestIdleConnHoldsNoBuffers(t *testing.T) {
 				r := c.in.parked && len(c.in.chunks) == 0 && c.in.n == 0
 				c.in.mu.Unlock()
 				c.out.mu.Lock()
-				w := c.out.pend == nil && c.out.inflight == 0
+				w := len(c.out.pend) == 0 && c.out.inflight == 0
 				c.out.mu.Unlock()
 				return r && w
 			}
@@ -523,7 +523,7 @@ func TestDirectWrite(t *testing.T) {
 		t.Fatalf("write to an empty socket: %d, %v", n, err)
 	}
 	c.out.mu.Lock()
-	queued := c.out.pend != nil
+	queued := c.out.size() != 0
 	c.out.mu.Unlock()
 	if queued || writeBufsOut.Load() != bufs0 {
 		t.Fatal("a write the socket took at once was buffered")

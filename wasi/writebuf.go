@@ -26,14 +26,14 @@ const (
 	writeLinger = 10 * time.Second
 )
 
-// writeBufs recycles write-behind buffers, so that an idle connection holds
+// writeBufs recycles write-behind chunks, so that an idle connection holds
 // none and a busy one does not allocate in steady state.
 var writeBufs = sync.Pool{New: func() any {
 	b := make([]byte, 0, writeChunkSize)
 	return &b
 }}
 
-// writeBufsOut counts the buffers taken from writeBufs and not yet given
+// writeBufsOut counts the chunks taken from writeBufs and not yet given
 // back (tests check that idle connections hold none).
 var writeBufsOut atomic.Int64
 
@@ -42,26 +42,28 @@ func getWriteBuf() *[]byte {
 	return writeBufs.Get().(*[]byte)
 }
 
-// putWriteBuf empties buf and gives it back (or drops it if it grew past
-// writeBehindMax).
+// putWriteBuf empties buf and gives it back.
 func putWriteBuf(buf *[]byte) {
 	writeBufsOut.Add(-1)
 	*buf = (*buf)[:0]
-	if cap(*buf) <= writeBehindMax {
-		writeBufs.Put(buf)
-	}
+	writeBufs.Put(buf)
 }
 
 // errWriteClosed is a write after the guest shut the write side down.
 var errWriteClosed = errors.New("write side shut down")
 
 // writeBuf is the bounded FIFO between the guest (write) and the flushing
-// goroutine (next, done).
+// goroutine (flush): a queue of fixed-size chunks, so that buffering
+// never reallocates or copies what is already queued. The flusher takes
+// the whole queue at once and gives each chunk back (making room) as soon
+// as it is written.
 type writeBuf struct {
 	mu       sync.Mutex
 	more     sync.Cond // signalled when there is data, a shutdown or a close
-	pend     *[]byte   // written by the guest, not yet taken by the flusher
-	inflight int       // bytes the flusher is writing now
+	pend     []*[]byte // written by the guest, not yet taken by the flusher; only the last is not full
+	pendN    int       // bytes in pend
+	inflight int       // bytes the flusher has taken and not yet written
+	spare    []*[]byte // a drained batch's slice, for the next pend
 	max      int
 	err      error // the connection failed: later writes fail
 	shutWr   bool  // the guest shut the write side: CloseWrite after the data
@@ -82,13 +84,7 @@ func newWriteBuf(max int) *writeBuf {
 	return b
 }
 
-func (b *writeBuf) size() int {
-	n := b.inflight
-	if b.pend != nil {
-		n += len(*b.pend)
-	}
-	return n
-}
+func (b *writeBuf) size() int { return b.pendN + b.inflight }
 
 // write copies as much of p as there is room for and returns how much;
 // 0 with a nil error means the buffer is full.
@@ -105,7 +101,7 @@ func (b *writeBuf) write(p []byte) (int, error) {
 		return 0, nil
 	}
 	done := 0
-	if b.direct != nil && b.pend == nil && b.inflight == 0 {
+	if b.direct != nil && b.size() == 0 {
 		// Nothing is queued before p: the socket may take it now,
 		// without a copy. Under b.mu, so that the flusher cannot start
 		// a write meanwhile.
@@ -119,16 +115,20 @@ func (b *writeBuf) write(p []byte) (int, error) {
 			return done, nil
 		}
 	}
-	m := min(b.max-b.size(), len(p))
-	if m <= 0 {
-		return done, nil
+	for len(p) > 0 && b.size() < b.max {
+		if len(b.pend) == 0 || len(*b.pend[len(b.pend)-1]) == writeChunkSize {
+			b.pend = append(b.pend, getWriteBuf())
+		}
+		last := b.pend[len(b.pend)-1]
+		m := min(len(p), writeChunkSize-len(*last), b.max-b.size())
+		*last = append(*last, p[:m]...) // within its capacity
+		b.pendN += m
+		done, p = done+m, p[m:]
 	}
-	if b.pend == nil {
-		b.pend = getWriteBuf()
+	if b.pendN > 0 {
+		b.more.Signal()
 	}
-	*b.pend = append(*b.pend, p[:m]...)
-	b.more.Signal()
-	return done + m, nil
+	return done, nil
 }
 
 // writable reports whether a write would take data or fail at once, and
@@ -173,34 +173,51 @@ func (b *writeBuf) flush(c net.Conn, closeWrite func() error, wake func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for {
-		for b.pend == nil && !b.closing && (!b.shutWr || b.shutDone) {
+		for len(b.pend) == 0 && !b.closing && (!b.shutWr || b.shutDone) {
 			if b.idle != nil {
 				b.idle()
 			}
 			b.more.Wait()
 		}
-		if b.pend != nil {
-			data := b.pend
-			b.pend = nil
-			b.inflight = len(*data)
-			b.mu.Unlock()
-			_, err := c.Write(*data)
-			b.mu.Lock()
-			wasFull := b.size() >= b.max
-			b.inflight = 0
-			putWriteBuf(data)
-			if err != nil && b.err == nil {
-				b.err = err
-				if b.pend != nil { // the peer will never get it
-					putWriteBuf(b.pend)
-					b.pend = nil
+		if len(b.pend) > 0 {
+			batch := b.pend
+			b.pend, b.spare = b.spare, nil
+			b.inflight += b.pendN
+			b.pendN = 0
+			for i, data := range batch {
+				b.mu.Unlock()
+				_, err := c.Write(*data)
+				b.mu.Lock()
+				wasFull := b.size() >= b.max
+				b.inflight -= len(*data)
+				putWriteBuf(data)
+				batch[i] = nil
+				if err != nil {
+					// The peer will never get the rest.
+					if b.err == nil {
+						b.err = err
+					}
+					for j, d := range batch[i+1:] {
+						b.inflight -= len(*d)
+						putWriteBuf(d)
+						batch[i+1+j] = nil
+					}
+					for j, d := range b.pend {
+						putWriteBuf(d)
+						b.pend[j] = nil
+					}
+					b.pend, b.pendN = b.pend[:0], 0
+				}
+				if wasFull || err != nil {
+					b.mu.Unlock()
+					wake()
+					b.mu.Lock()
+				}
+				if err != nil {
+					break
 				}
 			}
-			if wasFull || err != nil {
-				b.mu.Unlock()
-				wake()
-				b.mu.Lock()
-			}
+			b.spare = batch[:0]
 			continue
 		}
 		if b.shutWr && !b.shutDone {
