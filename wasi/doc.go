@@ -33,7 +33,10 @@
 // until a socket is ready, a clock subscription expires, or the run ends.
 // Each connection also has a goroutine that writes the guest's data from a
 // bounded write-behind buffer (writebuf.go), so no host call waits on a
-// peer; a full buffer is EAGAIN, or a wait that ends with the run.
+// peer; a full buffer is EAGAIN, or a wait that ends with the run. A TCP
+// connection the runtime wraps in Pollable (under TLS, if any) is read
+// without blocking, so an idle connection holds neither buffer
+// (pollconn.go).
 //
 // It imports wazero, the standard library and metrics (the Sink it
 // reports handshakes and connection limits to); it must not import
