@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -236,5 +237,70 @@ func TestListenerHandshakeBudget(t *testing.T) {
 	}
 	if n := running(""); n != 3 {
 		t.Fatalf("%d handshakes running, want the 3 idle ones left", n)
+	}
+}
+
+// The write-behind buffer queues fixed chunks: however the guest's writes
+// are cut, no chunk grows past writeChunkSize (so nothing queued is ever
+// reallocated or copied again), the bytes stay in order, and the buffer
+// takes exactly its limit.
+func TestWriteBufChunks(t *testing.T) {
+	b := newWriteBuf(writeBehindMax) // no flusher: everything stays queued
+	data := pattern(0, writeBehindMax+5000)
+	taken := 0
+	for i := 0; taken < len(data); i++ {
+		n, err := b.write(data[taken:min(len(data), taken+1+i*977%20000)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		taken += n
+	}
+	if taken != writeBehindMax || b.pendN != writeBehindMax {
+		t.Fatalf("took %d bytes (%d queued), want the limit %d", taken, b.pendN, writeBehindMax)
+	}
+	var got []byte
+	for i, c := range b.pend {
+		if cap(*c) != writeChunkSize || len(*c) > writeChunkSize || (i < len(b.pend)-1 && len(*c) != writeChunkSize) {
+			t.Fatalf("chunk %d: %d bytes, capacity %d", i, len(*c), cap(*c))
+		}
+		got = append(got, *c...)
+	}
+	if !bytes.Equal(got, data[:taken]) {
+		t.Fatal("the queued bytes differ from those written")
+	}
+	for _, c := range b.pend {
+		putWriteBuf(c)
+	}
+}
+
+// When the connection fails while the flusher writes a batch, every
+// chunk goes back to the pool, the guest's next write fails, and poll
+// reports the socket writable (a write fails at once) with a hangup.
+func TestWriteBufFlushError(t *testing.T) {
+	bufs0 := writeBufsOut.Load()
+	a, peer := net.Pipe()
+	wake, woke := waker()
+	c := newConnSock(a, wake, nil, 0)
+	defer c.close()
+	if n, err := c.write(pattern(0, 200<<10)); n != 200<<10 || err != nil {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+	io.ReadFull(peer, make([]byte, 1000)) // the flusher is in its batch
+	peer.Close()
+	waitFor(t, woke, c.out.failed)
+	if _, err := c.write([]byte("x")); err == nil {
+		t.Fatal("a write after the connection failed succeeded")
+	}
+	if ok, _ := c.writable(); !ok {
+		t.Fatal("a failed connection is not reported writable (a write fails at once)")
+	}
+	c.out.mu.Lock()
+	size := c.out.size()
+	c.out.mu.Unlock()
+	if size != 0 || writeBufsOut.Load() != bufs0 {
+		t.Fatalf("after the failure: %d bytes queued, %d chunks out", size, writeBufsOut.Load()-bufs0)
 	}
 }
