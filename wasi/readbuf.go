@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"sync/atomic"
 )
 
 // Read-ahead of a connection: a goroutine (connSock.pump) reads from the
@@ -40,19 +39,8 @@ var readChunks = sync.Pool{New: func() any {
 	return &b
 }}
 
-// readChunksOut counts the chunks taken from readChunks and not yet given
-// back (tests check that idle connections hold none).
-var readChunksOut atomic.Int64
-
-func getChunk() *[]byte {
-	readChunksOut.Add(1)
-	return readChunks.Get().(*[]byte)
-}
-
-func putChunk(c *[]byte) {
-	readChunksOut.Add(-1)
-	readChunks.Put(c)
-}
+func getChunk() *[]byte  { return readChunks.Get().(*[]byte) }
+func putChunk(c *[]byte) { readChunks.Put(c) }
 
 // readBuf is a bounded FIFO of bytes between one producer, which fills it
 // from a reader (fill), and a consumer (read), with an end-of-stream error
