@@ -29,8 +29,7 @@ func NewSharedSockets(ls []Listener, n int, log *slog.Logger) []*Sockets {
 		}
 	}
 	for _, l := range ls {
-		shared := newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, wakeAll, out[0].log, l.Metrics)
-		shared.readAhead = l.ReadAhead
+		shared := newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, wakeAll, out[0].log, l.Metrics, l.ReadAhead)
 		refs := &listenRefs{l: shared, n: n}
 		for _, s := range out {
 			v := &listenView{refs: refs, nonblock: l.Nonblock}

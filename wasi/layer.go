@@ -92,9 +92,8 @@ func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
 	}
 	s := &Sockets{wake: make(chan struct{}, 1), log: log, fds: map[int32]sock{}, files: map[int32]*fdInfo{}, next: AcceptedFDBase}
 	for _, l := range ls {
-		k := newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log, l.Metrics)
+		k := newListenSock(l.Listener, l.Name, l.MaxConns, l.HandshakeTimeout, l.Identify, s.notify, log, l.Metrics, l.ReadAhead)
 		k.setNonblock(l.Nonblock)
-		k.readAhead = l.ReadAhead
 		s.fds[int32(l.FD)] = k
 	}
 	for _, c := range cs {
@@ -108,12 +107,25 @@ func NewSockets(ls []Listener, cs []Conn, log *slog.Logger) *Sockets {
 // newConn makes a connection socket whose closing Close waits for.
 func (s *Sockets) newConn(c net.Conn, release func(), readAhead int) *connSock {
 	s.open.Add(1)
-	return newConnSock(c, s.notify, func() {
+	return newConnSock(c, s.notify, s.released(release), readAhead)
+}
+
+// accepted makes the socket of an accepted connection, whose read-ahead
+// is already running; Close waits for it as for newConn's.
+func (s *Sockets) accepted(a *admitted, release func()) *connSock {
+	s.open.Add(1)
+	return newConnSockAhead(a.conn, a.ahead, s.notify, s.released(release))
+}
+
+// released returns what a connection socket calls once it is closed:
+// release (if any), then the count Close waits on.
+func (s *Sockets) released(release func()) func() {
+	return func() {
 		if release != nil {
 			release()
 		}
 		s.open.Done()
-	}, readAhead)
+	}
 }
 
 func (s *Sockets) notify() {
@@ -740,7 +752,7 @@ func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack [
 	for {
 		a, err := l.accept()
 		if a != nil {
-			cs := s.newConn(a.conn, l.release, l.readAhead)
+			cs := s.accepted(a, l.release)
 			cs.peer = a.peer
 			cs.setNonblock(flags&fdflagNonblock != 0)
 			fd := s.add(cs)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keepwasm/keep/metrics"
@@ -73,7 +74,7 @@ type listenSock struct {
 	err       error // accept failed for good
 	closed    bool
 	// readAhead bounds each accepted connection's read-ahead (0: the
-	// default); set before the guest runs.
+	// default).
 	readAhead int
 }
 
@@ -84,13 +85,59 @@ type handshake struct {
 }
 
 // admitted is a connection ready for the guest, with its peer's verified
-// identity (nil if none).
+// identity (nil if none) and its read-ahead, already running.
 type admitted struct {
-	conn net.Conn
-	peer []byte
+	conn  net.Conn
+	peer  []byte
+	ahead *readAhead
 }
 
-func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Duration, identify func(net.Conn) []byte, wake func(), log *slog.Logger, sink metrics.Sink) *listenSock {
+// readAhead is a connection's read-ahead: its buffer and the goroutine
+// filling it (run). For an accepted connection it starts when the listener
+// admits the connection, not when the guest accepts it, so that the guest's
+// first read finds what the client sent with its handshake instead of
+// parking until a reader started at accept brings it in; under TLS the
+// handshake's goroutine goes on as the reader. Nobody is woken for data that
+// arrives before the guest accepts the connection (it cannot be waiting for
+// it): wake is set by connSock, when the guest takes the connection.
+type readAhead struct {
+	in     *readBuf
+	pumped chan struct{}          // closed when run returns
+	wake   atomic.Pointer[func()] // wakes the guest holding the socket; nil before
+}
+
+// newReadAhead returns a read-ahead of at most max bytes (0:
+// readAheadMax), not yet running.
+func newReadAhead(max int) *readAhead {
+	if max <= 0 {
+		max = readAheadMax
+	}
+	return &readAhead{in: newReadBuf(max), pumped: make(chan struct{})}
+}
+
+// run reads c ahead until it ends or the buffer is closed. On a TCP
+// connection Keep made Pollable (with or without TLS on top) it reads
+// without blocking and holds no buffer while the peer is silent; anything
+// else (a pipe in tests) is read blocking.
+func (r *readAhead) run(c net.Conn) {
+	defer close(r.pumped)
+	var wait func() error
+	if p := pollableOf(c); p != nil {
+		p.setNonblock()
+		wait = p.waitReadable
+	}
+	r.in.fill(c, wait, r.notify)
+}
+
+func (r *readAhead) notify() {
+	if w := r.wake.Load(); w != nil {
+		(*w)()
+	}
+}
+
+// newListenSock starts accepting on ln. readAhead bounds each accepted
+// connection's read-ahead (0: readAheadMax).
+func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Duration, identify func(net.Conn) []byte, wake func(), log *slog.Logger, sink metrics.Sink, readAhead int) *listenSock {
 	if maxConns <= 0 {
 		maxConns = DefaultMaxConns
 	}
@@ -101,7 +148,7 @@ func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Du
 		ln: ln, name: name, identify: identify, queue: make(chan admitted, min(acceptBacklog, maxConns)),
 		maxConns: maxConns, maxHS: min(MaxHandshakes, maxConns), room: make(chan struct{}, 1),
 		hsTimeout: hsTimeout, wake: wake, log: log, metrics: metrics.Or(sink), done: make(chan struct{}),
-		hs: map[*handshake]string{},
+		hs: map[*handshake]string{}, readAhead: readAhead,
 	}
 	go l.loop()
 	return l
@@ -149,7 +196,9 @@ func (l *listenSock) loop() {
 			c.Close()
 			continue
 		}
-		l.enqueue(c)
+		if ra := newReadAhead(l.readAhead); l.enqueue(c, ra) {
+			go ra.run(c)
+		}
 	}
 }
 
@@ -256,21 +305,28 @@ func (l *listenSock) handshake(tc *tls.Conn) {
 		tc.Close()
 		return
 	}
-	l.enqueue(tc)
+	// This goroutine goes on as the connection's reader (readAhead).
+	if ra := newReadAhead(l.readAhead); l.enqueue(tc, ra) {
+		ra.run(tc)
+	}
 }
 
-// enqueue queues an established connection for sock_accept.
-func (l *listenSock) enqueue(c net.Conn) {
+// enqueue queues an established connection for sock_accept, with its
+// read-ahead ra (not yet running). It reports false if the listener closed
+// first: then c is closed and its slot freed.
+func (l *listenSock) enqueue(c net.Conn, ra *readAhead) bool {
 	var peer []byte
 	if l.identify != nil {
 		peer = l.identify(c)
 	}
 	select {
-	case l.queue <- admitted{c, peer}:
+	case l.queue <- admitted{c, peer, ra}:
 		l.wake()
+		return true
 	case <-l.done:
 		c.Close()
 		l.release()
+		return false
 	}
 }
 
@@ -326,6 +382,7 @@ func (l *listenSock) close() error {
 		select {
 		case a := <-l.queue:
 			a.conn.Close()
+			a.ahead.in.close()
 			l.release()
 		default:
 			return err
@@ -333,14 +390,15 @@ func (l *listenSock) close() error {
 	}
 }
 
-// connSock is a connected stream. A goroutine (pump) reads ahead into a
-// bounded buffer (readBuf, up to readAheadMax or the socket's read_ahead) while the guest consumes it,
-// and wakes the guest when data, EOF or an error arrives; EOF and errors
-// reach the guest after the data before them. Writes go into a bounded
-// write-behind buffer (writeBuf, up to writeBehindMax) that another
-// goroutine (flush) writes to the connection, so that no guest call waits
-// on the peer; that goroutine also closes the connection once the guest
-// closed the socket and the data is written (or writeLinger passed).
+// connSock is a connected stream. A goroutine (readAhead.run) reads ahead
+// into a bounded buffer (readBuf, up to readAheadMax or the socket's
+// read_ahead) while the guest consumes it, and wakes the guest when data,
+// EOF or an error arrives; EOF and errors reach the guest after the data
+// before them. Writes go into a bounded write-behind buffer (writeBuf, up to
+// writeBehindMax) that another goroutine (flush) writes to the connection,
+// so that no guest call waits on the peer; that goroutine also closes the
+// connection once the guest closed the socket and the data is written (or
+// writeLinger passed).
 type connSock struct {
 	conn    net.Conn
 	peer    []byte // the peer's verified identity (JSON), if any
@@ -348,7 +406,7 @@ type connSock struct {
 	release func() // frees the listener's connection slot, if any
 	in      *readBuf
 	out     *writeBuf
-	pumped  chan struct{} // closed when pump returns
+	pumped  chan struct{} // closed when the read-ahead returns
 
 	mu       sync.Mutex
 	nonblock bool
@@ -359,33 +417,26 @@ type connSock struct {
 // newConnSock starts serving c. readAhead bounds its read-ahead (0:
 // readAheadMax).
 func newConnSock(c net.Conn, wake, release func(), readAhead int) *connSock {
-	if readAhead <= 0 {
-		readAhead = readAheadMax
-	}
-	s := &connSock{conn: c, wake: wake, release: release, in: newReadBuf(readAhead), out: newWriteBuf(writeBehindMax),
-		pumped: make(chan struct{})}
+	ra := newReadAhead(readAhead)
+	s := newConnSockAhead(c, ra, wake, release)
+	go ra.run(c)
+	return s
+}
+
+// newConnSockAhead serves c, whose read-ahead ra is already running (an
+// accepted connection, see admitted): from now on the data it reads wakes
+// the guest through wake.
+func newConnSockAhead(c net.Conn, ra *readAhead, wake, release func()) *connSock {
+	ra.wake.Store(&wake)
+	s := &connSock{conn: c, wake: wake, release: release, in: ra.in, out: newWriteBuf(writeBehindMax),
+		pumped: ra.pumped}
 	if p, ok := c.(*pollConn); ok {
 		// Plain TCP: a write may go to the socket without a copy. Not
 		// under TLS, whose Write must not stop half-way through a record.
 		s.out.direct = p.writeOnce
 	}
-	go s.pump()
 	go s.flush()
 	return s
-}
-
-// pump reads ahead until the connection ends or the socket is closed. On
-// a TCP connection Keep made Pollable (with or without TLS on top) it
-// reads without blocking and holds no buffer while the peer is silent;
-// anything else (a pipe in tests) is read blocking.
-func (s *connSock) pump() {
-	defer close(s.pumped)
-	var wait func() error
-	if p := pollableOf(s.conn); p != nil {
-		p.setNonblock()
-		wait = p.waitReadable
-	}
-	s.in.fill(s.conn, wait, s.wake)
 }
 
 // flush writes behind the guest until the socket is closed and drained,

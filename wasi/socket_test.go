@@ -76,7 +76,7 @@ func TestListenerMaxConns(t *testing.T) {
 	wake, woke := waker()
 	ln := listen(t)
 	sink := newRecSink()
-	l := newListenSock(ln, "l", 2, time.Second, nil, wake, discard, sink)
+	l := newListenSock(ln, "l", 2, time.Second, nil, wake, discard, sink, 0)
 	defer l.close()
 	var clients []net.Conn
 	for i := 0; i < 3; i++ {
@@ -106,7 +106,7 @@ func TestListenerMaxConns(t *testing.T) {
 		t.Fatal("a third connection was admitted beyond max_connections")
 	}
 	// The guest closes one: its slot frees, and the third is admitted.
-	cs := newConnSock(a, wake, l.release, 0)
+	cs := newConnSockAhead(a, aa.ahead, wake, l.release)
 	cs.close()
 	waitFor(t, woke, func() bool { return len(l.queue) == 1 })
 	b.Close()
@@ -120,7 +120,7 @@ func TestListenerHandshakeTimeout(t *testing.T) {
 	ln := listen(t)
 	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{testCert(t)}})
 	sink := newRecSink()
-	l := newListenSock(tl, "l", 4, 50*time.Millisecond, nil, wake, discard, sink)
+	l := newListenSock(tl, "l", 4, 50*time.Millisecond, nil, wake, discard, sink, 0)
 	defer l.close()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -197,3 +197,60 @@ func testCert(t *testing.T) tls.Certificate {
 }
 
 var discard = slogDiscard()
+
+// A connection's read-ahead starts when the listener admits it, not when
+// the guest accepts it: what the client sends with (or right after) its
+// handshake is buffered before any socket exists for it, so the guest's
+// first read finds it. Data arriving afterwards wakes the guest that took
+// the connection.
+func TestReadAheadStartsAtAdmission(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tls  bool
+	}{{"tcp", false}, {"tls", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			wake, woke := waker()
+			ln := listen(t)
+			var sl net.Listener = PollableListener(ln)
+			if tc.tls {
+				sl = tls.NewListener(sl, &tls.Config{Certificates: []tls.Certificate{testCert(t)}})
+			}
+			l := newListenSock(sl, "l", 4, 30*time.Second, nil, wake, discard, nil, 0)
+			defer l.close()
+			var c net.Conn
+			var err error
+			if tc.tls {
+				c, err = tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+			} else {
+				c, err = net.Dial("tcp", ln.Addr().String())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Write([]byte("GET / HTTP/1.1\r\n\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, woke, func() bool { return len(l.queue) == 1 })
+			a, _ := l.accept()
+			// No socket yet: only the read-ahead started at admission can
+			// buffer the request.
+			early, got := waker()
+			a.ahead.wake.Store(&early)
+			waitFor(t, got, func() bool { n, _ := a.ahead.in.buffered(); return n == 18 })
+			cs := newConnSockAhead(a.conn, a.ahead, wake, l.release)
+			defer cs.close()
+			buf := make([]byte, 64)
+			if n, err := cs.read([][]byte{buf}, false); n != 18 || err != nil {
+				t.Fatalf("first read = %d, %v; want the 18 bytes sent with the handshake", n, err)
+			}
+			if _, err := c.Write([]byte("more")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, woke, cs.readable)
+			if n, err := cs.read([][]byte{buf}, false); n != 4 || err != nil || string(buf[:4]) != "more" {
+				t.Fatalf("second read = %d %q, %v", n, buf[:n], err)
+			}
+		})
+	}
+}

@@ -184,7 +184,7 @@ func TestListenerHandshakeBudget(t *testing.T) {
 	wake, woke := waker()
 	ln := listen(t)
 	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{testCert(t)}})
-	l := newListenSock(tl, "l", 4, time.Hour, nil, wake, discard, nil)
+	l := newListenSock(tl, "l", 4, time.Hour, nil, wake, discard, nil, 0)
 	defer l.close()
 	hs, hsCh := waker()
 	l.mu.Lock()
