@@ -68,6 +68,10 @@ type Sockets struct {
 	// closed whose data is still being flushed.
 	open sync.WaitGroup
 
+	// shared lists the listeners this instance shares with others, and
+	// its member number in each (NewSharedSockets).
+	shared []listenMember
+
 	mu    sync.Mutex
 	fds   map[int32]sock
 	files map[int32]*fdInfo // Keep's rights table for wazero's fds (rights.go)
@@ -193,7 +197,26 @@ func (s *Sockets) remove(fd int32) sock {
 
 // wait blocks until a socket wakes the guest, d passes (d < 0: no limit),
 // or ctx ends; then the guest is stopped.
-func (s *Sockets) wait(ctx context.Context, d time.Duration) {
+func (s *Sockets) wait(ctx context.Context, d time.Duration) { s.waitOn(ctx, d, nil) }
+
+// waitOn is wait, by a call that waits for the listeners on among other
+// things: a listener shared with other instances learns whether this
+// instance is listening to it (see listenSock.stale).
+func (s *Sockets) waitOn(ctx context.Context, d time.Duration, on []*listenSock) {
+	for _, r := range s.shared {
+		state := memberElsewhere
+		if slices.Contains(on, r.l) {
+			state = memberListening
+		}
+		r.l.setState(r.member, state)
+	}
+	if len(s.shared) > 0 {
+		defer func() {
+			for _, r := range s.shared {
+				r.l.setState(r.member, memberRunning)
+			}
+		}()
+	}
 	var timer <-chan time.Time
 	if d >= 0 {
 		t := time.NewTimer(d)
@@ -741,7 +764,7 @@ func sockSend(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []u
 
 // sock_accept(fd, flags, result.fd)
 func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack []uint64) uint64 {
-	l, ok := listenerOf(k)
+	l, member, ok := listenerOf(k)
 	if !ok {
 		return errnoInval // not listening
 	}
@@ -750,9 +773,9 @@ func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack [
 		return errnoNotsup
 	}
 	for {
-		a, err := l.accept()
+		a, err := l.acceptBy(member)
 		if a != nil {
-			cs := s.accepted(a, l.release)
+			cs := s.accepted(a, a.release)
 			cs.peer = a.peer
 			cs.setNonblock(flags&fdflagNonblock != 0)
 			fd := s.add(cs)
@@ -769,7 +792,7 @@ func sockAccept(ctx context.Context, s *Sockets, k sock, mod api.Module, stack [
 		if k.nonblocking() {
 			return errnoAgain
 		}
-		s.wait(ctx, -1)
+		s.waitOn(ctx, -1, []*listenSock{l})
 	}
 }
 

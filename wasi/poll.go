@@ -109,6 +109,15 @@ func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64
 			}
 		}
 	}
+	// The listeners this call waits on, for stealing (listenSock.stale).
+	var on []*listenSock
+	for _, sub := range subs {
+		if sub.tag == eventtypeFdRead {
+			if l, _, ok := listenerOf(s.get(sub.fd)); ok {
+				on = append(on, l)
+			}
+		}
+	}
 	start := time.Now()
 	for {
 		var events []byte
@@ -178,6 +187,6 @@ func (s *Sockets) pollOneoff(ctx context.Context, mod api.Module, stack []uint64
 			}
 			return errnoSuccess
 		}
-		s.wait(ctx, next)
+		s.waitOn(ctx, next, on)
 	}
 }

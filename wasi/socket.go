@@ -21,6 +21,10 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	// acceptBacklog is how many ready connections wait for sock_accept.
 	acceptBacklog = 128
+	// stealAfter is how long a connection given to one instance of a
+	// module waits in its queue before another instance may take it
+	// (docs/RATIONALE.md, "Instances").
+	stealAfter = 50 * time.Millisecond
 )
 
 // sock is a socket fd Keep owns.
@@ -49,24 +53,40 @@ const MaxHandshakes = 64
 // out (one address cannot crowd out others, and from one address the
 // newest connection wins; see docs/RATIONALE.md, "Threat model: sockets
 // and other clients").
+//
+// Several instances of a module can share the listener (NewSharedSockets):
+// each is a member with its own queue, and each established connection is
+// given to one member (dispatch: the one holding the fewest connections,
+// ties in turn), which alone is woken. A connection left in a member's
+// queue may be taken by any other member after stealAfter, or at once
+// while its member waits in the host for something else (see stale), and
+// a member that leaves gives its queue to the others, so a member stuck in
+// a request or gone holds no waiting connection for longer than that
+// (docs/RATIONALE.md, "Instances").
 type listenSock struct {
-	ln        net.Listener
-	name      string
-	identify  func(net.Conn) []byte
-	queue     chan admitted
-	maxConns  int
-	maxHS     int
-	room      chan struct{} // signalled when an established connection ends
-	hsTimeout time.Duration
-	wake      func()
-	log       *slog.Logger
-	metrics   metrics.Sink
-	done      chan struct{}
+	ln         net.Listener
+	name       string
+	identify   func(net.Conn) []byte
+	slots      chan struct{} // one per queued connection: bounds the queues to the backlog
+	maxConns   int
+	maxHS      int
+	room       chan struct{} // signalled when an established connection ends
+	hsTimeout  time.Duration
+	log        *slog.Logger
+	metrics    metrics.Sink
+	done       chan struct{}
+	stealAfter time.Duration
+	now        func() time.Time // time.Now; tests replace it
 
-	mu    sync.Mutex
-	estab int                   // established connections
-	hs    map[*handshake]string // handshakes running, with their source address
-	hsSeq uint64
+	mu      sync.Mutex
+	members []*member
+	turn    int                   // where the next tie-break starts
+	steal   *time.Timer           // wakes the members when a queued connection may be taken by any
+	stealAt time.Time             // when steal fires
+	stealN  uint64                // which timer is steal: an older one that fires does nothing
+	estab   int                   // established connections
+	hs      map[*handshake]string // handshakes running, with their source address
+	hsSeq   uint64
 	// hsChanged, if set, is called (with mu held) whenever a handshake
 	// starts or ends. Tests use it.
 	hsChanged func()
@@ -85,11 +105,14 @@ type handshake struct {
 }
 
 // admitted is a connection ready for the guest, with its peer's verified
-// identity (nil if none) and its read-ahead, already running.
+// identity (nil if none) and its read-ahead, already running. release, set
+// by acceptBy, frees its slot.
 type admitted struct {
-	conn  net.Conn
-	peer  []byte
-	ahead *readAhead
+	conn    net.Conn
+	peer    []byte
+	ahead   *readAhead
+	at      time.Time // when it was queued
+	release func()
 }
 
 // readAhead is a connection's read-ahead: its buffer and the goroutine
@@ -135,9 +158,39 @@ func (r *readAhead) notify() {
 	}
 }
 
+// member is one instance's share of a listener.
+type member struct {
+	wake  func()
+	queue []admitted // given to this instance, not yet accepted; oldest first
+	held  int        // accepted by this instance and not yet released
+	gone  bool       // its fd is closed: it is given nothing more
+	state int        // memberRunning, memberListening or memberElsewhere
+}
+
+// What a member's instance is doing, as far as stealing goes (see stale).
+const (
+	// memberRunning: in guest code, or in a host call that does not wait.
+	memberRunning = iota
+	// memberListening: waiting in the host (poll_oneoff, sock_accept)
+	// with this listener among what it waits for.
+	memberListening
+	// memberElsewhere: waiting in the host for something else only (a
+	// blocking read, a poll_oneoff without this listener).
+	memberElsewhere
+)
+
+// load is what dispatch compares: connections held and queued.
+func (m *member) load() int { return m.held + len(m.queue) }
+
 // newListenSock starts accepting on ln. readAhead bounds each accepted
 // connection's read-ahead (0: readAheadMax).
 func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Duration, identify func(net.Conn) []byte, wake func(), log *slog.Logger, sink metrics.Sink, readAhead int) *listenSock {
+	return newSharedListenSock(ln, name, maxConns, hsTimeout, identify, []func(){wake}, log, sink, readAhead)
+}
+
+// newSharedListenSock returns a listener shared by len(wakes) members;
+// wakes[i] wakes member i.
+func newSharedListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Duration, identify func(net.Conn) []byte, wakes []func(), log *slog.Logger, sink metrics.Sink, readAhead int) *listenSock {
 	if maxConns <= 0 {
 		maxConns = DefaultMaxConns
 	}
@@ -145,13 +198,32 @@ func newListenSock(ln net.Listener, name string, maxConns int, hsTimeout time.Du
 		hsTimeout = DefaultHandshakeTimeout
 	}
 	l := &listenSock{
-		ln: ln, name: name, identify: identify, queue: make(chan admitted, min(acceptBacklog, maxConns)),
+		ln: ln, name: name, identify: identify, slots: make(chan struct{}, min(acceptBacklog, maxConns)),
 		maxConns: maxConns, maxHS: min(MaxHandshakes, maxConns), room: make(chan struct{}, 1),
-		hsTimeout: hsTimeout, wake: wake, log: log, metrics: metrics.Or(sink), done: make(chan struct{}),
+		hsTimeout: hsTimeout, log: log, metrics: metrics.Or(sink), done: make(chan struct{}),
+		stealAfter: stealAfter, now: time.Now,
 		hs: map[*handshake]string{}, readAhead: readAhead,
+	}
+	for _, w := range wakes {
+		l.members = append(l.members, &member{wake: w})
 	}
 	go l.loop()
 	return l
+}
+
+// wakeAll wakes every member still there.
+func (l *listenSock) wakeAll() {
+	l.mu.Lock()
+	var ws []func()
+	for _, m := range l.members {
+		if !m.gone {
+			ws = append(ws, m.wake)
+		}
+	}
+	l.mu.Unlock()
+	for _, w := range ws {
+		w()
+	}
 }
 
 // established returns the number of established connections.
@@ -185,7 +257,7 @@ func (l *listenSock) loop() {
 				l.log.Warn("accept failed", "listener", l.name, "err", err)
 			}
 			l.mu.Unlock()
-			l.wake()
+			l.wakeAll()
 			return
 		}
 		if tc, ok := c.(*tls.Conn); ok {
@@ -312,34 +384,241 @@ func (l *listenSock) handshake(tc *tls.Conn) {
 }
 
 // enqueue queues an established connection for sock_accept, with its
-// read-ahead ra (not yet running). It reports false if the listener closed
-// first: then c is closed and its slot freed.
+// read-ahead ra (not yet running): it waits for room in the backlog, gives
+// the connection to a member (dispatch) and wakes that member. It reports
+// false if the listener closed first (or every member is gone): then c is
+// closed and its slot freed.
 func (l *listenSock) enqueue(c net.Conn, ra *readAhead) bool {
 	var peer []byte
 	if l.identify != nil {
 		peer = l.identify(c)
 	}
 	select {
-	case l.queue <- admitted{c, peer, ra}:
-		l.wake()
-		return true
+	case l.slots <- struct{}{}:
 	case <-l.done:
 		c.Close()
 		l.release()
 		return false
 	}
+	l.mu.Lock()
+	i := -1
+	if !l.closed {
+		i = l.dispatch()
+	}
+	if i < 0 {
+		l.mu.Unlock()
+		<-l.slots
+		c.Close()
+		l.release()
+		return false
+	}
+	m := l.members[i]
+	m.queue = append(m.queue, admitted{conn: c, peer: peer, ahead: ra, at: l.now()})
+	l.armSteal()
+	l.mu.Unlock()
+	m.wake()
+	return true
 }
 
-// accept returns a queued connection, or nil if none is waiting.
-func (l *listenSock) accept() (*admitted, error) {
-	select {
-	case a := <-l.queue:
-		return &a, nil
-	default:
+// dispatch chooses the member to give the next connection to (l.mu held):
+// the one holding and queueing the fewest connections; among equals the
+// first from turn on, and turn moves past it. It returns -1 if every
+// member is gone.
+func (l *listenSock) dispatch() int {
+	best := -1
+	n := len(l.members)
+	for k := range n {
+		i := (l.turn + k) % n
+		if m := l.members[i]; !m.gone && (best < 0 || m.load() < l.members[best].load()) {
+			best = i
+		}
 	}
+	if best >= 0 {
+		l.turn = (best + 1) % n
+	}
+	return best
+}
+
+// stale reports whether m's oldest queued connection may be taken by any
+// member (l.mu held): at once if m is gone or waits in the host for
+// something other than this listener (it cannot take the connection before
+// that wait ends), else once it has waited stealAfter.
+func (l *listenSock) stale(m *member, now time.Time) bool {
+	return len(m.queue) > 0 && (m.gone || m.state == memberElsewhere || now.Sub(m.queue[0].at) >= l.stealAfter)
+}
+
+// setState records what member i's instance is doing. One that starts
+// waiting elsewhere with connections queued wakes the members with none,
+// which may take them now.
+func (l *listenSock) setState(i, state int) {
+	l.mu.Lock()
+	m := l.members[i]
+	m.state = state
+	var ws []func()
+	if state == memberElsewhere && len(m.queue) > 0 {
+		for j, o := range l.members {
+			if j != i && !o.gone && len(o.queue) == 0 {
+				ws = append(ws, o.wake)
+			}
+		}
+	}
+	if state != memberElsewhere && len(m.queue) > 0 {
+		l.armSteal() // its queue is under the age rule again
+	}
+	l.mu.Unlock()
+	for _, w := range ws {
+		w()
+	}
+}
+
+// stealable returns the member other than i whose oldest connection is
+// stale, the oldest of those, or -1 (l.mu held).
+func (l *listenSock) stealable(i int) int {
+	now, from := l.now(), -1
+	for j, m := range l.members {
+		if j != i && l.stale(m, now) && (from < 0 || m.queue[0].at.Before(l.members[from].queue[0].at)) {
+			from = j
+		}
+	}
+	return from
+}
+
+// armSteal makes sure a timer runs stealCheck when the oldest queued
+// connection that is not yet stale becomes stale (l.mu held). Nothing is
+// armed for one member: it has no one to share with.
+func (l *listenSock) armSteal() {
+	if len(l.members) < 2 || l.closed {
+		return
+	}
+	now := l.now()
+	var first time.Time
+	for _, m := range l.members {
+		if len(m.queue) > 0 && !l.stale(m, now) && (first.IsZero() || m.queue[0].at.Before(first)) {
+			first = m.queue[0].at
+		}
+	}
+	if first.IsZero() {
+		return
+	}
+	at := first.Add(l.stealAfter)
+	if l.steal != nil {
+		if !l.stealAt.After(at) {
+			return // armed early enough
+		}
+		l.steal.Stop()
+	}
+	l.stealN++
+	n := l.stealN
+	l.steal, l.stealAt = time.AfterFunc(at.Sub(now), func() { l.stealCheck(n) }), at
+}
+
+// stealCheck wakes every member with an empty queue when some queued
+// connection has become stale, so that one waiting in poll_oneoff or
+// sock_accept takes it, and re-arms the timer for the next. n is the
+// timer's number (0: called directly).
+func (l *listenSock) stealCheck(n uint64) {
+	l.mu.Lock()
+	if n != 0 && n != l.stealN {
+		l.mu.Unlock()
+		return // replaced by an earlier one
+	}
+	l.steal = nil
+	now := l.now()
+	anyStale := false
+	for _, m := range l.members {
+		anyStale = anyStale || l.stale(m, now)
+	}
+	var ws []func()
+	if anyStale {
+		for _, m := range l.members {
+			if !m.gone && len(m.queue) == 0 {
+				ws = append(ws, m.wake)
+			}
+		}
+	}
+	l.armSteal()
+	l.mu.Unlock()
+	for _, w := range ws {
+		w()
+	}
+}
+
+// accept returns a connection queued for the first member (a listener of
+// one instance), or nil if none is waiting.
+func (l *listenSock) accept() (*admitted, error) { return l.acceptBy(0) }
+
+// acceptBy returns the next connection for member i: its own oldest, else
+// the oldest stale one of another member; nil if there is none.
+func (l *listenSock) acceptBy(i int) (*admitted, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return nil, l.err
+	m := l.members[i]
+	from := i
+	if len(m.queue) == 0 {
+		if from = l.stealable(i); from < 0 {
+			return nil, l.err
+		}
+	}
+	q := l.members[from]
+	a := q.queue[0]
+	q.queue[0] = admitted{}
+	q.queue = q.queue[1:]
+	<-l.slots
+	m.held++
+	a.release = func() {
+		l.mu.Lock()
+		m.held--
+		l.mu.Unlock()
+		l.release()
+	}
+	return &a, nil
+}
+
+// leave takes member i out of dispatch (its fd is closed, or its instance
+// ended): its queued connections go to the others, or are closed if none
+// is left.
+func (l *listenSock) leave(i int) {
+	l.mu.Lock()
+	m := l.members[i]
+	m.gone = true
+	q := m.queue
+	m.queue = nil
+	var ws []func()
+	var orphans []admitted
+	for _, a := range q {
+		j := -1
+		if !l.closed {
+			j = l.dispatch()
+		}
+		if j < 0 {
+			orphans = append(orphans, a)
+			continue
+		}
+		l.members[j].queue = append(l.members[j].queue, a)
+		ws = append(ws, l.members[j].wake)
+	}
+	l.armSteal()
+	l.mu.Unlock()
+	for _, a := range orphans {
+		<-l.slots
+		a.conn.Close()
+		a.ahead.in.close()
+		l.release()
+	}
+	for _, w := range ws {
+		w()
+	}
+}
+
+// queued returns the connections waiting in every member's queue.
+func (l *listenSock) queued() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.members {
+		n += len(m.queue)
+	}
+	return n
 }
 
 // release frees an established connection's slot.
@@ -353,13 +632,15 @@ func (l *listenSock) release() {
 	}
 }
 
-func (l *listenSock) readable() bool {
-	if len(l.queue) > 0 {
-		return true
-	}
+// readable reports whether the first member can accept now.
+func (l *listenSock) readable() bool { return l.readableBy(0) }
+
+// readableBy reports whether sock_accept by member i would return a
+// connection (or fail) now: what poll_oneoff tells that instance.
+func (l *listenSock) readableBy(i int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.err != nil
+	return len(l.members[i].queue) > 0 || l.stealable(i) >= 0 || l.err != nil
 }
 
 func (l *listenSock) setNonblock(b bool) { l.mu.Lock(); l.nonblock = b; l.mu.Unlock() }
@@ -375,19 +656,25 @@ func (l *listenSock) close() error {
 	for h := range l.hs {
 		h.conn.Close()
 	}
+	if l.steal != nil {
+		l.steal.Stop()
+		l.steal = nil
+	}
+	var queued []admitted
+	for _, m := range l.members {
+		queued = append(queued, m.queue...)
+		m.queue = nil
+	}
 	l.mu.Unlock()
 	close(l.done)
 	err := l.ln.Close()
-	for {
-		select {
-		case a := <-l.queue:
-			a.conn.Close()
-			a.ahead.in.close()
-			l.release()
-		default:
-			return err
-		}
+	for _, a := range queued {
+		<-l.slots
+		a.conn.Close()
+		a.ahead.in.close()
+		l.release()
 	}
+	return err
 }
 
 // connSock is a connected stream. A goroutine (readAhead.run) reads ahead

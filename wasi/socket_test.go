@@ -87,7 +87,7 @@ func TestListenerMaxConns(t *testing.T) {
 		defer c.Close()
 		clients = append(clients, c)
 	}
-	waitFor(t, woke, func() bool { return len(l.queue) == 2 })
+	waitFor(t, woke, func() bool { return l.queued() == 2 })
 	if l.established() != 2 {
 		t.Fatalf("%d connections established, want 2", l.established())
 	}
@@ -108,7 +108,7 @@ func TestListenerMaxConns(t *testing.T) {
 	// The guest closes one: its slot frees, and the third is admitted.
 	cs := newConnSockAhead(a, aa.ahead, wake, l.release)
 	cs.close()
-	waitFor(t, woke, func() bool { return len(l.queue) == 1 })
+	waitFor(t, woke, func() bool { return l.queued() == 1 })
 	b.Close()
 }
 
@@ -133,7 +133,7 @@ func TestListenerHandshakeTimeout(t *testing.T) {
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatal("the keep never dropped the silent client")
 	}
-	if len(l.queue) != 0 {
+	if l.queued() != 0 {
 		t.Fatal("a connection that never finished its handshake was queued")
 	}
 	sink.mu.Lock()
@@ -231,7 +231,7 @@ func TestReadAheadStartsAtAdmission(t *testing.T) {
 			if _, err := c.Write([]byte("GET / HTTP/1.1\r\n\r\n")); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, woke, func() bool { return len(l.queue) == 1 })
+			waitFor(t, woke, func() bool { return l.queued() == 1 })
 			a, _ := l.accept()
 			// No socket yet: only the read-ahead started at admission can
 			// buffer the request.
