@@ -501,7 +501,7 @@ func httpLoad(rep *report) {
 	}
 	cache := serverCacheDir()
 	wasm := guest("http")
-	pTCP, pTLS, pWZ, pNat, pTLS2 := freePort(), freePort(), freePort(), freePort(), freePort()
+	pTCP, pTLS, pWZ, pNat := freePort(), freePort(), freePort(), freePort()
 	// The keeps share a cache: start one, then the other (a hit).
 	kTCP := start("keep tcp", append(append([]string{cfg.keep, "run"}, keepCache(cache)...), "--config", keepConfig("tcp", pTCP), wasm)...)
 	wz := start("wazero", append(append([]string{cfg.wazero, "run"}, wazeroCache(cache)...),
@@ -510,9 +510,15 @@ func httpLoad(rep *report) {
 	waitPort(kTCP, pTCP)
 	kTLS := start("keep tls", append(append([]string{cfg.keep, "run"}, keepCache(cache)...), "--config", keepConfig("tls", pTLS), wasm)...)
 	waitPort(kTLS, pTLS)
-	// The same keep with two instances of the guest (keep run --instances).
-	kTLS2 := start("keep tls instances=2", append(append([]string{cfg.keep, "run"}, keepCache(cache)...), "--instances", "2", "--config", keepConfig("tls", pTLS2), wasm)...)
-	waitPort(kTLS2, pTLS2)
+	// The same keep with 2..NumCPU instances of the guest (keep run
+	// --instances): the scaling rows.
+	var scaling []server
+	for n := 2; n <= runtime.NumCPU(); n++ {
+		port := freePort()
+		k := start(fmt.Sprintf("keep tls instances=%d", n), append(append([]string{cfg.keep, "run"}, keepCache(cache)...), "--instances", strconv.Itoa(n), "--config", keepConfig("tls", port), wasm)...)
+		waitPort(k, port)
+		scaling = append(scaling, server{instancesRow(n), fmt.Sprintf("https://127.0.0.1:%d/", port), k})
+	}
 	waitPort(wz, pWZ)
 	waitPort(nat, pNat)
 	servers := []server{
@@ -520,8 +526,8 @@ func httpLoad(rep *report) {
 		{"keep, tcp listener", fmt.Sprintf("http://127.0.0.1:%d/", pTCP), kTCP},
 		{"wazero run -listen (plain HTTP)", fmt.Sprintf("http://127.0.0.1:%d/", pWZ), wz},
 		{"native Go HTTPS (ECDSA P-384)", fmt.Sprintf("https://127.0.0.1:%d/", pNat), nat},
-		{instances2, fmt.Sprintf("https://127.0.0.1:%d/", pTLS2), kTLS2},
 	}
+	servers = append(servers, scaling...)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 30 * time.Second}
 	for _, s := range servers {
 		resp, err := client.Get(s.url)
@@ -561,7 +567,20 @@ func httpLoad(rep *report) {
 		rows[nc+s.name] = rep.add(nc, s.name, "req/s", false, anchorNC)
 	}
 	rows[ka+anchorKA].Anchor = ""
-	rows[ka+instances2].Anchor = servers[0].name // instances scaling: against instances = 1
+	// Instances scaling: against instances = 1, with the CPU that keep and
+	// wrk used in each window.
+	cpuRows := map[string][3]*row{}
+	for n, s := range append([]server{servers[0]}, scaling...) {
+		if n > 0 {
+			rows[ka+s.name].Anchor = servers[0].name
+		}
+		what := fmt.Sprintf("instances = %d: ", n+1)
+		cpuRows[s.name] = [3]*row{
+			rep.add("http-cpu", what+"keep", "cores", true, ""),
+			rep.add("http-cpu", what+"wrk", "cores", true, ""),
+			rep.add("http-cpu", what+"other processes", "cores", true, ""),
+		}
+	}
 	rows[nc+servers[2].name].Anchor, rows[nc+servers[3].name].Anchor = "", ""
 	rs := "http-resumed"
 	rows[rs+servers[0].name] = rep.add(rs, servers[0].name, "req/s", false, servers[3].name)
@@ -574,11 +593,16 @@ func httpLoad(rep *report) {
 		for _, s := range servers {
 			r := rows[ka+s.name]
 			resume := pauseOthers(ps, s.p)
-			rps, errs := runWrk(s.url)
+			rps, errs, use := runWrk(s.url, s.p.pid())
 			resume()
 			r.Samples = append(r.Samples, rps)
 			if errs != "" {
 				r.note("wrk: %s", errs)
+			}
+			if c, ok := cpuRows[s.name]; ok {
+				for i, v := range []float64{use.keep, use.wrk, use.other} {
+					c[i].Samples = append(c[i].Samples, v)
+				}
 			}
 		}
 		for _, s := range servers {
@@ -631,9 +655,51 @@ func runCapture(args ...string) string {
 	return string(out)
 }
 
-// runWrk: keep-alive load, two threads, cfg.conns connections.
-func runWrk(url string) (float64, string) {
-	out := runCapture("wrk", "-t2", fmt.Sprintf("-c%d", cfg.conns), fmt.Sprintf("-d%ds", int(cfg.loadDur.Seconds())), url)
+// cpuUse is the CPU used during a load window, in cores (CPU seconds per
+// second of the window): by the server, by the load generator, and by
+// every other process on the machine.
+type cpuUse struct{ keep, wrk, other float64 }
+
+// busySeconds is the CPU time the whole machine has spent outside idle
+// and iowait so far (/proc/stat's first line).
+func busySeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return math.NaN()
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var busy float64
+	for i, v := range f[1:min(len(f), 9)] { // user nice system idle iowait irq softirq steal
+		if i == 3 || i == 4 {
+			continue
+		}
+		x, _ := strconv.ParseFloat(v, 64)
+		busy += x
+	}
+	return busy / 100 // USER_HZ
+}
+
+// runWrk: keep-alive load, two threads, cfg.conns connections, against
+// the server whose process is pid. It also returns the CPU used over the
+// window: the server's utime+stime from /proc/PID/stat before and after,
+// wrk's utime+stime over its whole life (its rusage at exit: the same
+// counters, read once /proc/PID/stat is gone), and the rest of the
+// machine's busy time (/proc/stat).
+func runWrk(url string, pid int) (float64, string, cpuUse) {
+	cmd := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", cfg.conns), fmt.Sprintf("-d%ds", int(cfg.loadDur.Seconds())), url)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	k0, m0, t0 := cpuSeconds(pid), busySeconds(), time.Now()
+	if err := cmd.Run(); err != nil {
+		fatalf("wrk %s: %v\n%s", url, err, buf.String())
+	}
+	k1, m1, wall := cpuSeconds(pid), busySeconds(), time.Since(t0).Seconds()
+	ps := cmd.ProcessState
+	w := (ps.UserTime() + ps.SystemTime()).Seconds()
+	use := cpuUse{keep: (k1 - k0) / wall, wrk: w / wall}
+	use.other = max(0, (m1-m0)/wall-use.keep-use.wrk)
+	out := buf.String()
 	m := reRPS.FindStringSubmatch(out)
 	if m == nil {
 		fatalf("wrk %s: no Requests/sec in\n%s", url, out)
@@ -646,7 +712,7 @@ func runWrk(url string) (float64, string) {
 	if m := reNon2xx.FindStringSubmatch(out); m != nil {
 		errs = append(errs, m[1]+" non-2xx")
 	}
-	return rps, strings.Join(errs, ", ")
+	return rps, strings.Join(errs, ", "), use
 }
 
 // resumedConns: for cfg.loadDur, cfg.conns clients each open a TLS
@@ -999,21 +1065,29 @@ type target struct {
 	anchor  string // ratio to this row of the same section, if set
 	atMost  bool
 	limit   float64
+	// custom, if set, replaces the above: a figure derived from several
+	// rows.
+	custom func(*report) (measured, met string)
 }
 
-// instances2 is the HTTP row of a keep running two instances of the guest.
-const instances2 = "keep, tls listener, instances = 2"
+// instancesRow names the HTTP row of a keep running n instances of the
+// guest (n >= 2; instances = 1 is "keep, tls listener").
+func instancesRow(n int) string { return fmt.Sprintf("keep, tls listener, instances = %d", n) }
+
+// instances2 is the row of the scaling target.
+var instances2 = instancesRow(2)
 
 var targets = []target{
-	{"warm start ≤ 1.0× wazero (time)", "startup", []string{"keep run, cache warm (--cache-dir)"}, "wazero run, cache warm (-cachedir)", true, 1.0},
-	{"TLS keep-alive req/s ≥ 0.95× wazero plain HTTP", "http-keepalive", []string{"keep, tls listener"}, "wazero run -listen (plain HTTP)", false, 0.95},
-	{"TLS keep-alive req/s with instances = 2 ≥ 1.6× instances = 1", "http-keepalive", []string{instances2}, "keep, tls listener", false, 1.6},
-	{"new RA-TLS connections/s ≥ 0.95× native Go TLS (P-384)", "http-newconn", []string{"keep, tls listener"}, "native Go HTTPS (ECDSA P-384)", false, 0.95},
-	{"idle keep ≤ 1 % CPU", "idle", []string{"keep, tls listener", "keep, tcp listener"}, "", true, 1},
-	{"verify ≤ 5 ms cold", "verify", []string{"sim, cold", "tdx-fake, cold", "tdx-fake-collateral, cold", "sgx-gramine, cold"}, "", true, 5000},
-	{"verify ≤ 50 µs cached", "verify", []string{"sim, cached", "tdx-fake, cached", "tdx-fake-collateral, cached", "sgx-gramine, cached"}, "", true, 50},
-	{"bulk TLS echo ≥ 0.85× native Go TLS echo", "bulk", []string{"keep, tls listener"}, "native Go TLS echo (ECDSA P-384)", false, 0.85},
-	{"idle RSS with 1000 idle TLS connections ≤ 128 MiB", "memory", []string{"keep, tls listener (guests/echo): RSS, 1000 idle TLS connections"}, "", true, 128},
+	{"warm start ≤ 1.0× wazero (time)", "startup", []string{"keep run, cache warm (--cache-dir)"}, "wazero run, cache warm (-cachedir)", true, 1.0, nil},
+	{"TLS keep-alive req/s ≥ 0.95× wazero plain HTTP", "http-keepalive", []string{"keep, tls listener"}, "wazero run -listen (plain HTTP)", false, 0.95, nil},
+	{"TLS keep-alive req/s with instances = 2 ≥ 1.6× instances = 1", "http-keepalive", []string{instances2}, "keep, tls listener", false, 1.6, nil},
+	{desc: "instances = 2 vs 1: the best ratio the CPU allows (cores / CPU that keep and wrk used at instances = 1; bench/NOTES.md)", custom: scalingBound},
+	{"new RA-TLS connections/s ≥ 0.95× native Go TLS (P-384)", "http-newconn", []string{"keep, tls listener"}, "native Go HTTPS (ECDSA P-384)", false, 0.95, nil},
+	{"idle keep ≤ 1 % CPU", "idle", []string{"keep, tls listener", "keep, tcp listener"}, "", true, 1, nil},
+	{"verify ≤ 5 ms cold", "verify", []string{"sim, cold", "tdx-fake, cold", "tdx-fake-collateral, cold", "sgx-gramine, cold"}, "", true, 5000, nil},
+	{"verify ≤ 50 µs cached", "verify", []string{"sim, cached", "tdx-fake, cached", "tdx-fake-collateral, cached", "sgx-gramine, cached"}, "", true, 50, nil},
+	{"bulk TLS echo ≥ 0.85× native Go TLS echo", "bulk", []string{"keep, tls listener"}, "native Go TLS echo (ECDSA P-384)", false, 0.85, nil},
+	{"idle RSS with 1000 idle TLS connections ≤ 128 MiB", "memory", []string{"keep, tls listener (guests/echo): RSS, 1000 idle TLS connections"}, "", true, 128, nil},
 }
 
 func fmtNum(v float64) string {
@@ -1031,7 +1105,37 @@ func fmtNum(v float64) string {
 	}
 }
 
+// scalingBound is the most that instances = 2 could give over instances
+// = 1 if keep and wrk kept their CPU cost per request: at instances = 1
+// they used K + W cores; all NumCPU cores at the same cost per request
+// serve NumCPU / (K + W) times as many (bench/NOTES.md, "Instances").
+func scalingBound(rep *report) (string, string) {
+	k := rep.find("http-cpu", "instances = 1: keep").median()
+	w := rep.find("http-cpu", "instances = 1: wrk").median()
+	o := rep.find("http-cpu", "instances = 1: other processes").median()
+	if math.IsNaN(k) || math.IsNaN(w) || runtime.NumCPU() < 2 {
+		return "not measured", "–"
+	}
+	c := float64(runtime.NumCPU())
+	bound := c / (k + w)
+	s := fmt.Sprintf("%s× (%d cores / (keep %s + wrk %s cores))", fmtNum(bound), runtime.NumCPU(), fmtNum(k), fmtNum(w))
+	if o >= 0.05 {
+		s += fmt.Sprintf("; other processes took %s cores meanwhile: %s× with what they left", fmtNum(o), fmtNum((c-o)/(k+w)))
+	}
+	if r1, r2 := rep.find("http-keepalive", "keep, tls listener").median(), rep.find("http-keepalive", instances2).median(); !math.IsNaN(r2) {
+		s += fmt.Sprintf("; measured %s× = %.0f %% of it", fmtNum(r2/r1), 100*r2/r1/bound)
+	}
+	possible := "1.6× possible"
+	if bound < 1.6 {
+		possible = "1.6× impossible"
+	}
+	return s, possible
+}
+
 func (t target) eval(rep *report) (measured string, met string) {
+	if t.custom != nil {
+		return t.custom(rep)
+	}
 	var parts []string
 	all, any := true, false
 	for _, name := range t.rows {
@@ -1082,13 +1186,16 @@ var sections = []struct{ key, title, text string }{
 	{"http-keepalive", "3a. HTTP, keep-alive",
 		"guests/http's `GET /`, wrk with 2 threads and %d keep-alive connections for %s per run. " +
 			"`wazero run -listen` gets `HTTP_SET_NONBLOCK=1`. The native server is the same handler in net/http with a fresh ECDSA P-384 self-signed certificate and the tls.Config of a keep's listener (bench/native/https). " +
-			"\"keep, tls listener, instances = 2\" is the same keep with `--instances 2` (two instances of the guest sharing the listener; docs/RATIONALE.md, \"Instances\"), compared with one instance."},
+			"\"keep, tls listener, instances = N\" (N = 2 to the number of cores) is the same keep with `--instances N` (N instances of the guest sharing the listener, connections spread by the keep; docs/RATIONALE.md, \"Instances\"), compared with one instance; section 3d gives the CPU each used."},
 	{"http-newconn", "3b. HTTP, a new connection per request",
 		"hey `-disable-keepalive` with %d workers for %s per run: every request opens a TCP connection and, over TLS, makes a full handshake " +
 			"(hey keeps no session cache). TLS rows are compared with the native Go TLS server, with the same key type (P-384); plain rows with wazero."},
 	{"http-resumed", "3c. HTTPS, a new connection per request, sessions resumed",
 		"%d clients in the harness for %s per run, each opening a TLS connection per request (`GET /`, `Connection: close`) and resuming the TLS session of an earlier one, " +
 			"as keep proxy and netattest clients do (docs/RATIONALE.md, \"TLS session resumption for clients\"): no certificate signature or verification per connection. Same servers as 3b."},
+	{"http-cpu", "3d. HTTP keep-alive: CPU during the instances rows",
+		"For \"keep, tls listener\" (instances = 1) and each instances = N row of 3a: the cores (CPU seconds per second of the wrk window) used by the keep (utime+stime from /proc/PID/stat before and after), by wrk (its utime+stime at exit), and by every other process on the machine (busy time from /proc/stat less those two). " +
+			"The targets table derives from the instances = 1 figures the best ratio instances = 2 could reach: bench/NOTES.md, \"Instances\"."},
 	{"bulk", "4. Bulk: 1 GiB through an echo server",
 		"One connection; the client (in the harness) writes %s while reading the echo back; MiB/s of payload each way. " +
 			"guests/echo behind a keep listener; the native echo is the same loop (`io.Copy(c, c)`) in bench/native/tlsecho."},
@@ -1159,6 +1266,9 @@ func (rep *report) write() error {
 		better := "lower is better"
 		if !rows[0].Lower {
 			better = "higher is better"
+		}
+		if rows[0].Unit == "cores" {
+			better = "of " + strconv.Itoa(runtime.NumCPU())
 		}
 		p("| variant | median %s (%s) | ratio | runs |\n| --- | --- | --- | --- |\n", rows[0].Unit, better)
 		for _, r := range rows {
