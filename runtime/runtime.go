@@ -452,7 +452,7 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 
 // instance instantiates the module with mc and runs its _start.
 func (m *Module) instance(ctx context.Context, rc RunConfig, mc wazero.ModuleConfig) (uint32, error) {
-	mod, err := m.rt.InstantiateModule(ctx, m.compiled, mc)
+	mod, err := m.rt.InstantiateModule(withGuestMemory(ctx), m.compiled, mc)
 	if err != nil {
 		if code, done, err := exitOf(ctx, err); done {
 			return code, err

@@ -1,0 +1,147 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+)
+
+// liveWriter records, at each write, how many guest memories are mapped.
+type liveWriter struct {
+	mu   sync.Mutex
+	seen []int64
+	out  strings.Builder
+}
+
+func (w *liveWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seen = append(w.seen, mappedMemories.Load())
+	return w.out.Write(b)
+}
+
+// TestGuestMemoryIsMapped checks that every instance's memory, with one
+// instance or several, lives in its own reservation outside the Go heap
+// while the guest runs, and that the reservation is gone once Run returns.
+func TestGuestMemoryIsMapped(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("instances=%d", n), func(t *testing.T) {
+			m := compile(t, newEngine(t, EngineConfig{}), "grow.wasm", wat(t, watGrowPages("1 16", 16)))
+			live, total := mappedMemories.Load(), mappedTotal.Load()
+			w := &liveWriter{}
+			code, err := m.Run(context.Background(), RunConfig{Stdout: w, Instances: n})
+			if err != nil || code != 0 {
+				t.Fatalf("Run = %d, %v", code, err)
+			}
+			if got := w.out.String(); got != strings.Repeat("grown\n", n) {
+				t.Fatalf("stdout %q", got)
+			}
+			for _, s := range w.seen {
+				if s <= live {
+					t.Errorf("%d memories mapped while a guest wrote, %d before the run: the guest's memory is not a reservation", s, live)
+				}
+			}
+			if got := mappedTotal.Load() - total; got != int64(n) {
+				t.Errorf("%d reservations for %d instances", got, n)
+			}
+			if got := mappedMemories.Load(); got != live {
+				t.Errorf("%d memories mapped after the run, %d before: not freed", got, live)
+			}
+		})
+	}
+}
+
+// mapping returns the /proc/self/maps lines of mappings that overlap
+// [start, end).
+func mapping(t *testing.T, start, end uintptr) []string {
+	t.Helper()
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var lo, hi uintptr
+		if _, err := fmt.Sscanf(sc.Text(), "%x-%x", &lo, &hi); err != nil {
+			t.Fatalf("/proc/self/maps: %q: %v", sc.Text(), err)
+		}
+		if lo < end && start < hi {
+			lines = append(lines, sc.Text())
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+func TestMappedMemory(t *testing.T) {
+	const pages = 64
+	m := reserveGuestMemory(pages * PageSize)
+	if m == nil {
+		t.Fatal("reserveGuestMemory(64 pages) = nil")
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(m.res)))
+	end := base + pages*PageSize
+	perms := func() string {
+		var p []string
+		for _, l := range mapping(t, base, end) {
+			p = append(p, strings.Fields(l)[1])
+		}
+		return strings.Join(p, " ")
+	}
+	if got := perms(); got != "---p" {
+		t.Fatalf("reserved: mappings %q, want one inaccessible mapping", got)
+	}
+	b := m.Reallocate(2 * PageSize)
+	if len(b) != 2*PageSize || cap(b) != 2*PageSize {
+		t.Fatalf("Reallocate(2 pages): len %d cap %d", len(b), cap(b))
+	}
+	if got := perms(); got != "rw-p ---p" {
+		t.Fatalf("2 of 64 pages grown: mappings %q, want rw-p then ---p", got)
+	}
+	b[0], b[len(b)-1] = 7, 9
+	b2 := m.Reallocate(10 * PageSize)
+	if unsafe.SliceData(b2) != unsafe.SliceData(b) || b2[0] != 7 || b2[2*PageSize-1] != 9 || b2[10*PageSize-1] != 0 {
+		t.Fatal("growing moved the memory or lost its contents")
+	}
+	if got := m.Reallocate(5 * PageSize); len(got) != 5*PageSize {
+		t.Fatalf("Reallocate(5 pages) after 10: len %d", len(got))
+	}
+	if got := m.Reallocate(pages*PageSize + 1); got != nil {
+		t.Fatalf("Reallocate past the reservation: len %d, want nil", len(got))
+	}
+	if got := m.Reallocate(pages * PageSize); len(got) != pages*PageSize {
+		t.Fatalf("Reallocate(all 64 pages): len %d", len(got))
+	}
+	m.Free()
+	if got := mapping(t, base, end); len(got) != 0 {
+		t.Fatalf("after Free: %q still mapped", got)
+	}
+	if got := m.Reallocate(PageSize); got != nil {
+		t.Fatal("Reallocate after Free returned memory")
+	}
+	m.Free() // a second Free does nothing
+}
+
+func TestAllocateGuestMemoryFallsBack(t *testing.T) {
+	for _, max := range []uint64{0, MaxPages*PageSize + PageSize} {
+		lm := allocateGuestMemory(PageSize, max)
+		if _, ok := lm.(*heapMemory); !ok {
+			t.Errorf("allocateGuestMemory(max %d) = %T, want the heap fallback", max, lm)
+		}
+		lm.Free()
+	}
+	lm := allocateGuestMemory(PageSize, MaxPages*PageSize)
+	if _, ok := lm.(*mappedMemory); !ok {
+		t.Fatalf("allocateGuestMemory(4 GiB) = %T, want a reservation", lm)
+	}
+	lm.Free()
+}
