@@ -5,11 +5,16 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 )
 
-var typeErrRE = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+// The patterns are compiled on first use (an error to explain), not at
+// package init, which every keep process would pay for at start-up.
+var typeErrRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+})
 
 // Split returns the line (0 if unknown) and a one-line message for err.
 func Split(err error) (line int, msg string) {
@@ -18,7 +23,7 @@ func Split(err error) (line int, msg string) {
 		return pe.Position.Line, userWords(oneLine(pe.Message))
 	}
 	s := oneLine(err.Error())
-	if m := typeErrRE.FindStringSubmatch(s); m != nil {
+	if m := typeErrRE().FindStringSubmatch(s); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		return line, "key " + strconv.Quote(m[2]) + ": " + userWords(m[3])
 	}
@@ -28,22 +33,26 @@ func Split(err error) (line int, msg string) {
 var (
 	// The library's words for a value of the wrong type: the TOML value's
 	// Go type, then the kind of the Go field it was meant for.
-	incompatibleRE = regexp.MustCompile(`^incompatible types: TOML value has type (.+); destination has type (.+)$`)
-	mismatchRE     = regexp.MustCompile(`^type mismatch for .+: expected table but found (.+)$`)
-	rangeRE        = regexp.MustCompile(`^(-?\d+) is out of range for (u?int\d*)$`)
+	incompatibleRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^incompatible types: TOML value has type (.+); destination has type (.+)$`)
+	})
+	mismatchRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^type mismatch for .+: expected table but found (.+)$`)
+	})
+	rangeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(-?\d+) is out of range for (u?int\d*)$`) })
 )
 
 // userWords rewrites a type error in the words of a TOML file's author
 // ("want an array, found a string"), not of Go's types ("destination has
 // type slice"). Messages it does not know pass through unchanged.
 func userWords(msg string) string {
-	if m := incompatibleRE.FindStringSubmatch(msg); m != nil {
+	if m := incompatibleRE().FindStringSubmatch(msg); m != nil {
 		return "want " + want(m[2]) + ", found " + found(m[1])
 	}
-	if m := mismatchRE.FindStringSubmatch(msg); m != nil {
+	if m := mismatchRE().FindStringSubmatch(msg); m != nil {
 		return "want a table, found " + found(m[1])
 	}
-	if m := rangeRE.FindStringSubmatch(msg); m != nil {
+	if m := rangeRE().FindStringSubmatch(msg); m != nil {
 		if r, ok := ranges[m[2]]; ok {
 			return m[1] + " is out of range (" + r + ")"
 		}
@@ -111,7 +120,7 @@ func Key(err error) string {
 	if errors.As(err, &pe) {
 		return pe.LastKey
 	}
-	if m := typeErrRE.FindStringSubmatch(oneLine(err.Error())); m != nil {
+	if m := typeErrRE().FindStringSubmatch(oneLine(err.Error())); m != nil {
 		return m[2]
 	}
 	return ""

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Limits of a log a verifier accepts.
@@ -52,9 +53,12 @@ type Entry struct {
 	Digest string `json:"digest,omitempty"`
 }
 
+// The patterns are compiled on first use, not at package init: every
+// keep process links this package, few measure events, and compiling
+// regular expressions at init is start-up time for all of them.
 var (
-	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,63}$`)
-	contentRE = regexp.MustCompile(`^[\x21-\x7e]+$`) // printable ASCII, no spaces; length checked apart
+	nameRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,63}$`) })
+	contentRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\x21-\x7e]+$`) }) // printable ASCII, no spaces; length checked apart
 )
 
 // Text is what the entry measures: "domain operation content". The parts
@@ -79,13 +83,13 @@ func NewEvent(domain, operation, content string) (Entry, error) {
 }
 
 func (e Entry) checkParts() error {
-	if !nameRE.MatchString(e.Domain) {
+	if !nameRE().MatchString(e.Domain) {
 		return fmt.Errorf("domain %q: want 1-64 of a-z 0-9 . _ / -", e.Domain)
 	}
-	if !nameRE.MatchString(e.Operation) {
+	if !nameRE().MatchString(e.Operation) {
 		return fmt.Errorf("operation %q: want 1-64 of a-z 0-9 . _ / -", e.Operation)
 	}
-	if len(e.Content) > maxContent || !contentRE.MatchString(e.Content) {
+	if len(e.Content) > maxContent || !contentRE().MatchString(e.Content) {
 		return fmt.Errorf("content %.40q: want 1-%d printable ASCII characters without spaces", e.Content, maxContent)
 	}
 	return nil
