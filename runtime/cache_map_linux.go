@@ -1,0 +1,6 @@
+package runtime
+
+import "syscall"
+
+// mapPopulate asks mmap to map every page of the file at once.
+const mapPopulate = syscall.MAP_POPULATE
