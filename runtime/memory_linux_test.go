@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -82,6 +83,32 @@ func mapping(t *testing.T, start, end uintptr) []string {
 	return lines
 }
 
+// vmFlags returns the VmFlags of the mapping that holds addr, from
+// /proc/self/smaps.
+func vmFlags(t *testing.T, addr uintptr) []string {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	in := false
+	for sc.Scan() {
+		line := sc.Text()
+		var lo, hi uintptr
+		if n, _ := fmt.Sscanf(line, "%x-%x ", &lo, &hi); n == 2 && strings.Contains(strings.Fields(line)[0], "-") {
+			in = lo <= addr && addr < hi
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "VmFlags:"); ok && in {
+			return strings.Fields(rest)
+		}
+	}
+	t.Fatalf("no mapping of %#x in /proc/self/smaps", addr)
+	return nil
+}
+
 func TestMappedMemory(t *testing.T) {
 	const pages = 64
 	m := reserveGuestMemory(pages * PageSize)
@@ -106,6 +133,16 @@ func TestMappedMemory(t *testing.T) {
 	}
 	if got := perms(); got != "rw-p ---p" {
 		t.Fatalf("2 of 64 pages grown: mappings %q, want rw-p then ---p", got)
+	}
+	// A kernel without transparent huge pages refuses the advice (and
+	// shows no hg): nothing to check there.
+	_, thpErr := os.Stat("/sys/kernel/mm/transparent_hugepage")
+	if thpErr == nil && !slices.Contains(vmFlags(t, base), "hg") {
+		t.Error("the initial memory is not advised for huge pages (no hg in its VmFlags)")
+	}
+	m.Reallocate(3 * PageSize)
+	if slices.Contains(vmFlags(t, base+2*PageSize), "hg") {
+		t.Error("memory grown after the initial allocation is advised for huge pages")
 	}
 	b[0], b[len(b)-1] = 7, 9
 	b2 := m.Reallocate(10 * PageSize)
