@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"sync"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -23,18 +24,83 @@ import (
 //   - memory.grow past the memory's max is refused by wazero before the
 //     allocator is asked, and the allocator reserves that max, so a grow
 //     within it never needs to move the memory;
-//   - wazero frees a memory only when its module instance is closed, after
-//     which no guest code and no host function of that instance runs, and
-//     Keep's host functions touch guest memory only during the guest's own
-//     host calls (no other goroutine keeps a slice of it).
+//   - wazero frees a memory when its instance is closed, which can happen
+//     while the guest still runs (Module.Close from another goroutine, a
+//     runtime closed under a running guest): so each instance's allocator
+//     (instanceMemory) holds a free asked for while the instance's guest
+//     may run until the guest has returned. Keep's host functions touch
+//     guest memory only during the guest's own host calls (no other
+//     goroutine keeps a slice of it), so after that nothing uses it.
 
-// withGuestMemory returns ctx carrying the allocator every instance's
-// memory comes from (nil on platforms without one: wazero's default).
-func withGuestMemory(ctx context.Context) context.Context {
-	if guestMemory == nil {
+// instanceMemory allocates one instance's memory and frees it no earlier
+// than the end of the instance's run (enter to leave).
+type instanceMemory struct {
+	mu      sync.Mutex
+	running bool
+	pending []experimental.LinearMemory // freed by leave
+}
+
+// newInstanceMemory returns the allocator of one instance, or nil where
+// wazero's default is used (no newGuestMemory on this platform).
+func newInstanceMemory() *instanceMemory {
+	if newGuestMemory == nil {
+		return nil
+	}
+	return &instanceMemory{}
+}
+
+// context returns ctx carrying the allocator, for InstantiateModule.
+func (im *instanceMemory) context(ctx context.Context) context.Context {
+	if im == nil {
 		return ctx
 	}
-	return experimental.WithMemoryAllocator(ctx, guestMemory)
+	return experimental.WithMemoryAllocator(ctx, im)
+}
+
+// Allocate implements experimental.MemoryAllocator.
+func (im *instanceMemory) Allocate(capHint, maxBytes uint64) experimental.LinearMemory {
+	return &heldMemory{LinearMemory: newGuestMemory(capHint, maxBytes), im: im}
+}
+
+// enter marks the instance running: frees wait for leave.
+func (im *instanceMemory) enter() {
+	if im == nil {
+		return
+	}
+	im.mu.Lock()
+	im.running = true
+	im.mu.Unlock()
+}
+
+// leave marks the instance's run over and frees what was freed meanwhile.
+func (im *instanceMemory) leave() {
+	if im == nil {
+		return
+	}
+	im.mu.Lock()
+	pending := im.pending
+	im.running, im.pending = false, nil
+	im.mu.Unlock()
+	for _, lm := range pending {
+		lm.Free()
+	}
+}
+
+// heldMemory is a memory whose Free waits for its instance's run to end.
+type heldMemory struct {
+	experimental.LinearMemory
+	im *instanceMemory
+}
+
+func (h *heldMemory) Free() {
+	h.im.mu.Lock()
+	if h.im.running {
+		h.im.pending = append(h.im.pending, h.LinearMemory)
+		h.im.mu.Unlock()
+		return
+	}
+	h.im.mu.Unlock()
+	h.LinearMemory.Free()
 }
 
 // heapMemory is a linear memory in a Go slice, grown as wazero grows its

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// guestMemory reserves each memory's maximum as address space (mmap,
+// newGuestMemory reserves each memory's maximum as address space (mmap,
 // PROT_NONE, MAP_NORESERVE: no RAM and no commit charge until used) and
 // grows it in place with mprotect. A reservation of a memory without a
 // declared maximum is 4 GiB of address space, which a 64-bit Linux process
@@ -16,7 +16,7 @@ import (
 // inside an SGX enclave whose library OS (Gramine) gives the process a
 // fixed, small address space, the mmap fails and that memory falls back to
 // a Go slice, as wazero's default would.
-var guestMemory experimental.MemoryAllocator = experimental.MemoryAllocatorFunc(allocateGuestMemory)
+var newGuestMemory = allocateGuestMemory
 
 // mappedMemories counts the reservations not yet freed, mappedTotal all
 // that were made (tests read them).

@@ -182,3 +182,61 @@ func TestAllocateGuestMemoryFallsBack(t *testing.T) {
 	}
 	lm.Free()
 }
+
+// gateReader is a stdin that says when it is first read and then gives
+// data only once released.
+type gateReader struct {
+	reading, release chan struct{}
+	once             sync.Once
+}
+
+func (g *gateReader) Read(p []byte) (int, error) {
+	g.once.Do(func() { close(g.reading) })
+	<-g.release
+	return copy(p, "data"), nil
+}
+
+// TestGuestMemoryClosedWhileRunning closes the module while its guest
+// waits in fd_read, then lets the read finish into grown memory and the
+// guest touch every page: the memory must outlive the close until the
+// guest has returned (unmapped at once, the host's copy or the guest's
+// stores fault and kill the process), and be freed after.
+func TestGuestMemoryClosedWhileRunning(t *testing.T) {
+	src := `(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory 1 4)
+  (func (export "_start")
+    (drop (memory.grow (i32.const 2)))
+    (i32.store (i32.const 0) (i32.const 65636))
+    (i32.store (i32.const 4) (i32.const 16))
+    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i64.store (i32.const 65536) (i64.const 1))
+    (i64.store (i32.const 196600) (i64.const 1))
+    (drop (i64.load (i32.const 131072)))
+    (call $exit (i32.const 0))))`
+	e := newEngine(t, EngineConfig{})
+	m, err := e.Compile(context.Background(), "closed.wasm", wat(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := mappedMemories.Load()
+	in := &gateReader{reading: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Run(context.Background(), RunConfig{Stdin: in})
+		done <- err
+	}()
+	<-in.reading
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := mappedMemories.Load(); got != live+1 {
+		t.Errorf("%d memories mapped after Close with the guest running, want %d", got, live+1)
+	}
+	close(in.release)
+	<-done // the guest ran on; its result after the close does not matter
+	if got := mappedMemories.Load(); got != live {
+		t.Errorf("%d memories mapped after the run, %d before: not freed", got, live)
+	}
+}

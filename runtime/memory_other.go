@@ -4,5 +4,5 @@ package runtime
 
 import "github.com/tetratelabs/wazero/experimental"
 
-// guestMemory is nil off Linux: wazero's default, a Go slice per memory.
-var guestMemory experimental.MemoryAllocator
+// newGuestMemory is nil off Linux: wazero's default, a Go slice per memory.
+var newGuestMemory func(capHint, maxBytes uint64) experimental.LinearMemory

@@ -473,7 +473,12 @@ func (m *Module) run(ctx context.Context, rc RunConfig) (uint32, error) {
 
 // instance instantiates the module with mc and runs its _start.
 func (m *Module) instance(ctx context.Context, rc RunConfig, mc wazero.ModuleConfig) (uint32, error) {
-	mod, err := m.rt.InstantiateModule(withGuestMemory(ctx), m.compiled, mc)
+	// The instance's memory is not freed before this returns, even if the
+	// module is closed while its guest runs (memory.go).
+	mem := newInstanceMemory()
+	mem.enter()
+	defer mem.leave()
+	mod, err := m.rt.InstantiateModule(mem.context(ctx), m.compiled, mc)
 	if err != nil {
 		if code, done, err := exitOf(ctx, err); done {
 			return code, err
