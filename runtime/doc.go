@@ -5,7 +5,8 @@
 // bound into attestation evidence); the wazero engine and its configuration
 // (compiler, memory limit, context-driven stop); the safe defaults wazero
 // lacks (crypto/rand randomness, real clocks, a real sleep that wakes on
-// cancel); the authenticated compilation cache; the Enarx.toml schema; and
+// cancel); guests' linear memory (memory*.go: reservations outside the Go
+// heap); the authenticated compilation cache; the Enarx.toml schema; and
 // a run's lifecycle for operators (control.go: its phase, its listeners'
 // open connections, draining them, and the events it reports to a
 // metrics.Sink).
