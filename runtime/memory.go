@@ -17,7 +17,7 @@ import (
 // memory. See docs/RATIONALE.md, "Guest memory outside the Go heap".
 //
 // Safety rests on three facts about wazero v1.12.0, each checked by tests
-// in memory_test.go:
+// in memory_test.go and memory_linux_test.go:
 //   - compiled code bounds-checks every access against the slice's length
 //     (it does not rely on guard pages), so the inaccessible pages past the
 //     length are never touched: an access there traps as out of bounds;

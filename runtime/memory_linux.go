@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"math"
 	"os"
 	"sync/atomic"
 
@@ -36,7 +37,8 @@ func allocateGuestMemory(capHint, maxBytes uint64) experimental.LinearMemory {
 // reserveGuestMemory returns a reservation of maxBytes, or nil if the
 // address space cannot be had.
 func reserveGuestMemory(maxBytes uint64) *mappedMemory {
-	if maxBytes == 0 || PageSize%osPageSize != 0 || maxBytes > uint64(MaxPages)*PageSize {
+	// 32-bit platforms cannot map 4 GiB (maxBytes > MaxInt): a Go slice.
+	if maxBytes == 0 || PageSize%osPageSize != 0 || maxBytes > uint64(MaxPages)*PageSize || maxBytes > math.MaxInt {
 		return nil
 	}
 	b, err := unix.Mmap(-1, 0, int(maxBytes), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
