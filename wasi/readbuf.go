@@ -124,21 +124,8 @@ func (b *readBuf) fill(r io.Reader, wait func() error, wake func()) error {
 		was := b.n
 		b.tail += m
 		b.n += m
-		if err != nil && !b.closed {
-			b.err = err
-		}
-		if b.closed {
-			b.recycle() // close left the chunks to us
-			b.mu.Unlock()
-			return nil
-		}
-		if err != nil {
-			if b.n == 0 {
-				b.recycle() // nothing left to read: the guest sees err next
-			}
-			b.mu.Unlock()
-			wake()
-			return err
+		if err != nil || b.closed {
+			return b.end(err, wake)
 		}
 		if blocked {
 			switch {
@@ -163,19 +150,8 @@ func (b *readBuf) fill(r io.Reader, wait func() error, wake func()) error {
 			b.mu.Lock()
 			b.parked = false
 			if werr != nil {
-				// The connection was closed or failed: end the stream
-				// after the data (a close of the buffer wins).
-				if !b.closed {
-					b.err = werr
-					if b.n == 0 {
-						b.recycle()
-					}
-				} else {
-					b.recycle()
-				}
-				b.mu.Unlock()
-				wake()
-				return werr
+				// The connection was closed or failed.
+				return b.end(werr, wake)
 			}
 			continue
 		}
@@ -185,6 +161,25 @@ func (b *readBuf) fill(r io.Reader, wait func() error, wake func()) error {
 			b.mu.Lock()
 		}
 	}
+}
+
+// end stops fill: b.mu is held, and released. If the buffer was closed,
+// the chunks close left to fill go back and fill returns nil; otherwise
+// err ends the stream after the data, the chunks go back if nothing is
+// left to read (the guest sees err next), and the guest is woken.
+func (b *readBuf) end(err error, wake func()) error {
+	if b.closed {
+		b.recycle()
+		b.mu.Unlock()
+		return nil
+	}
+	b.err = err
+	if b.n == 0 {
+		b.recycle()
+	}
+	b.mu.Unlock()
+	wake()
+	return err
 }
 
 // read copies buffered data into bufs, in order, and consumes it unless
