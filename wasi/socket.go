@@ -456,11 +456,7 @@ func (l *listenSock) setState(i, state int) {
 	m.state = state
 	var ws []func()
 	if state == memberElsewhere && len(m.queue) > 0 {
-		for j, o := range l.members {
-			if j != i && !o.gone && len(o.queue) == 0 {
-				ws = append(ws, o.wake)
-			}
-		}
+		ws = l.idleWakes() // m, with a queue, is not among them
 	}
 	if state != memberElsewhere && len(m.queue) > 0 {
 		l.armSteal() // its queue is under the age rule again
@@ -530,17 +526,25 @@ func (l *listenSock) stealCheck(n uint64) {
 	}
 	var ws []func()
 	if anyStale {
-		for _, m := range l.members {
-			if !m.gone && len(m.queue) == 0 {
-				ws = append(ws, m.wake)
-			}
-		}
+		ws = l.idleWakes()
 	}
 	l.armSteal()
 	l.mu.Unlock()
 	for _, w := range ws {
 		w()
 	}
+}
+
+// idleWakes returns the wakes of the members still there whose queues are
+// empty: those that may take a stale connection (l.mu held).
+func (l *listenSock) idleWakes() []func() {
+	var ws []func()
+	for _, m := range l.members {
+		if !m.gone && len(m.queue) == 0 {
+			ws = append(ws, m.wake)
+		}
+	}
+	return ws
 }
 
 // accept returns a connection queued for the first member (a listener of
@@ -600,10 +604,7 @@ func (l *listenSock) leave(i int) {
 	l.armSteal()
 	l.mu.Unlock()
 	for _, a := range orphans {
-		<-l.slots
-		a.conn.Close()
-		a.ahead.in.close()
-		l.release()
+		l.drop(a)
 	}
 	for _, w := range ws {
 		w()
@@ -669,12 +670,18 @@ func (l *listenSock) close() error {
 	close(l.done)
 	err := l.ln.Close()
 	for _, a := range queued {
-		<-l.slots
-		a.conn.Close()
-		a.ahead.in.close()
-		l.release()
+		l.drop(a)
 	}
 	return err
+}
+
+// drop closes a connection taken out of a queue and frees its backlog
+// and connection slots (l.mu not held).
+func (l *listenSock) drop(a admitted) {
+	<-l.slots
+	a.conn.Close()
+	a.ahead.in.close()
+	l.release()
 }
 
 // connSock is a connected stream. A goroutine (readAhead.run) reads ahead
