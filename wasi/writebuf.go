@@ -40,6 +40,17 @@ func putWriteBuf(buf *[]byte) {
 	writeBufs.Put(buf)
 }
 
+// putWriteBufs gives every buffer of bufs back, clears bufs' entries and
+// returns the bytes they held.
+func putWriteBufs(bufs []*[]byte) (n int) {
+	for i, d := range bufs {
+		n += len(*d)
+		putWriteBuf(d)
+		bufs[i] = nil
+	}
+	return n
+}
+
 // errWriteClosed is a write after the guest shut the write side down.
 var errWriteClosed = errors.New("write side shut down")
 
@@ -188,15 +199,8 @@ func (b *writeBuf) flush(c net.Conn, closeWrite func() error, wake func()) {
 					if b.err == nil {
 						b.err = err
 					}
-					for j, d := range batch[i+1:] {
-						b.inflight -= len(*d)
-						putWriteBuf(d)
-						batch[i+1+j] = nil
-					}
-					for j, d := range b.pend {
-						putWriteBuf(d)
-						b.pend[j] = nil
-					}
+					b.inflight -= putWriteBufs(batch[i+1:])
+					putWriteBufs(b.pend)
 					b.pend, b.pendN = b.pend[:0], 0
 				}
 				if wasFull || err != nil {
